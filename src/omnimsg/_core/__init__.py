@@ -1,0 +1,1 @@
+"""The sans-I/O engine: operations are generators of effects; drivers perform them."""

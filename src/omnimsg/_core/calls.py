@@ -1,0 +1,40 @@
+"""The one request loop: send, map errors, retry when safe, through the injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..exceptions import PlatformError, RateLimited, TransportError
+from .effects import Flow, Request, Response, Sleep
+from .retry import RetryPolicy
+
+
+def call(
+    request: Request, retry: RetryPolicy, map_error: Callable[[Response], PlatformError]
+) -> Flow[Response]:
+    """Yield ``request`` until it succeeds or the policy gives up; raise the typed error."""
+    attempt = 1
+    while True:
+        try:
+            response: Response = yield request
+        except TransportError as exc:
+            delay = retry.delay(
+                attempt, status=None, idempotent=request.idempotent, connect_failed=exc.retryable
+            )
+            if delay is None:
+                raise
+        else:
+            if response.status < 400:
+                return response
+            error = map_error(response)
+            delay = retry.delay(
+                attempt,
+                status=response.status,
+                idempotent=request.idempotent,
+                retry_after=error.retry_after if isinstance(error, RateLimited) else None,
+                rate_limited=isinstance(error, RateLimited),
+            )
+            if delay is None:
+                raise error
+        yield Sleep(delay)
+        attempt += 1

@@ -1,0 +1,140 @@
+"""The only I/O in omnimsg: run a flow's effects, synchronously or asynchronously."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol, TypeVar
+
+from ..clock import Clock
+from ..exceptions import OmniMsgError
+from ..stores import AsyncStore, Store
+from .effects import (
+    Effect,
+    Flow,
+    Request,
+    Response,
+    Sleep,
+    StoreAdd,
+    StoreDelete,
+    StoreGet,
+    StoreIncr,
+    StoreSet,
+)
+
+T = TypeVar("T")
+
+
+class SyncDriver(Protocol):
+    """Performs one HTTP request synchronously."""
+
+    def request(self, request: Request) -> Response:
+        """Send ``request``; raise :class:`~omnimsg.TransportError` when there is no answer."""
+        ...
+
+    def close(self) -> None:
+        """Release connections the driver owns."""
+        ...
+
+
+class AsyncDriver(Protocol):
+    """Performs one HTTP request asynchronously."""
+
+    async def request(self, request: Request) -> Response:
+        """Send ``request``; raise :class:`~omnimsg.TransportError` when there is no answer."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections the driver owns."""
+        ...
+
+
+def _sync_store_effect(store: Store, effect: Effect) -> Any:
+    if isinstance(effect, StoreGet):
+        return store.get(effect.key)
+    if isinstance(effect, StoreSet):
+        return store.set(effect.key, effect.value, effect.ttl)
+    if isinstance(effect, StoreAdd):
+        return store.add(effect.key, effect.value, effect.ttl)
+    if isinstance(effect, StoreIncr):
+        return store.incr(effect.key, effect.amount, effect.ttl)
+    if isinstance(effect, StoreDelete):
+        return store.delete(effect.key)
+    raise TypeError(f"not a store effect: {effect!r}")  # pragma: no cover - programming error
+
+
+def run_sync(flow: Flow[T], driver: SyncDriver, store: Store, clock: Clock) -> T:
+    """Drive ``flow`` to completion with blocking I/O."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            if isinstance(effect, Request):
+                value = driver.request(effect)
+            elif isinstance(effect, Sleep):
+                clock.sleep(effect.seconds)
+            else:
+                value = _sync_store_effect(store, effect)
+        except OmniMsgError as exc:
+            error = exc
+
+
+async def run_async(
+    flow: Flow[T], driver: AsyncDriver, store: Store | AsyncStore, clock: Clock
+) -> T:
+    """Drive ``flow`` to completion without blocking the event loop.
+
+    ``store`` may be an :class:`AsyncStore`, or a sync :class:`Store` that never blocks
+    (``nonblocking = True``, like :class:`~omnimsg.MemoryStore`).
+    """
+    is_async = inspect.iscoroutinefunction(getattr(store, "get", None))
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            if isinstance(effect, Request):
+                value = await driver.request(effect)
+            elif isinstance(effect, Sleep):
+                await clock.asleep(effect.seconds)
+            elif is_async:
+                value = await _async_store_effect(store, effect)  # type: ignore[arg-type]
+            else:
+                value = _sync_store_effect(store, effect)  # type: ignore[arg-type]
+        except OmniMsgError as exc:
+            error = exc
+
+
+async def _async_store_effect(store: AsyncStore, effect: Effect) -> Any:
+    if isinstance(effect, StoreGet):
+        return await store.get(effect.key)
+    if isinstance(effect, StoreSet):
+        return await store.set(effect.key, effect.value, effect.ttl)
+    if isinstance(effect, StoreAdd):
+        return await store.add(effect.key, effect.value, effect.ttl)
+    if isinstance(effect, StoreIncr):
+        return await store.incr(effect.key, effect.amount, effect.ttl)
+    if isinstance(effect, StoreDelete):
+        return await store.delete(effect.key)
+    raise TypeError(f"not a store effect: {effect!r}")  # pragma: no cover - programming error
+
+
+def run_pure(flow: Flow[T], store: Store, clock: Clock) -> T:
+    """Drive a flow that makes no HTTP request (webhook handling) on a sync store."""
+    return run_sync(flow, _NoHTTP(), store, clock)
+
+
+class _NoHTTP:
+    def request(self, request: Request) -> Response:
+        raise TypeError(f"this flow must not make HTTP requests: {request.operation}")
+
+    def close(self) -> None:
+        return None

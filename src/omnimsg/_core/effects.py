@@ -1,0 +1,116 @@
+"""The effects a flow can ask for: an HTTP call, a store operation, a sleep.
+
+A *flow* is a generator that yields effects and receives their results; it never does I/O
+itself. The sync and async drivers in :mod:`.drive` perform the effects, so every operation
+is written once and works in both faces.
+
+The HTTP currency is deliberately light (plain tuples and bytes, no ``httpx.Request``): the
+aiohttp driver must stay close to a raw ``ClientSession`` (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from typing import Any, TypeAlias, TypeVar
+
+import attrs
+
+from .._types import JSON
+
+T = TypeVar("T")
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """An HTTP request to make. ``idempotent`` says whether retrying it is always safe."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    idempotent: bool = False
+    # A short label for logs and fault matching, e.g. "whatsapp.send".
+    operation: str = ""
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """An HTTP answer. ``headers`` keys are lower-case."""
+
+    status: int
+    headers: dict[str, str] = attrs.field(eq=False)
+    body: bytes = b""
+
+    def json(self) -> JSON:
+        """The body decoded as JSON (raises ``ValueError`` for the caller to map)."""
+        return json.loads(self.body) if self.body else None
+
+
+@attrs.frozen(slots=True)
+class StoreGet:
+    """Read a key (result: ``bytes | None``)."""
+
+    key: str
+
+
+@attrs.frozen(slots=True)
+class StoreSet:
+    """Write a key, optionally with a TTL in seconds (result: ``None``)."""
+
+    key: str
+    value: bytes
+    ttl: float | None = None
+
+
+@attrs.frozen(slots=True)
+class StoreAdd:
+    """Write a key only if absent (result: ``True`` if written). Dedup and locks use it."""
+
+    key: str
+    value: bytes
+    ttl: float | None = None
+
+
+@attrs.frozen(slots=True)
+class StoreIncr:
+    """Add to a counter (result: the new ``int``); ``ttl`` applies when it is created."""
+
+    key: str
+    amount: int = 1
+    ttl: float | None = None
+
+
+@attrs.frozen(slots=True)
+class StoreDelete:
+    """Delete a key (result: ``None``)."""
+
+    key: str
+
+
+@attrs.frozen(slots=True)
+class Sleep:
+    """Wait, through the injected clock (result: ``None``)."""
+
+    seconds: float
+
+
+Effect: TypeAlias = Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | Sleep
+Flow: TypeAlias = Generator[Effect, Any, T]
+"""A sans-I/O operation returning ``T``."""
+
+
+def get_json(key: str) -> Flow[JSON]:
+    """Read a JSON value from the store (``None`` when absent or unreadable)."""
+    raw = yield StoreGet(key)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)  # type: ignore[no-any-return]
+    except ValueError:
+        return None
+
+
+def set_json(key: str, value: JSON, ttl: float | None = None) -> Flow[None]:
+    """Write a JSON value to the store."""
+    yield StoreSet(key, json.dumps(value, separators=(",", ":")).encode(), ttl)

@@ -1,0 +1,176 @@
+"""What both faces share: channel lookup and the flow for every public operation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ._core.effects import Flow
+from ._core.retry import RetryPolicy
+from ._types import JSONObject, Platform
+from .clock import Clock
+from .exceptions import ConfigurationError
+from .models.content import Content
+from .models.events import Event
+from .models.refs import Address
+from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .platforms.whatsapp import WhatsApp
+from .platforms.whatsapp import flows as wa
+from .rules import Violation
+from .webhooks import WebhookConfig, WebhookOutcome, handle, parse
+
+Channel = WhatsApp
+"""A configured platform account (more platforms join this union)."""
+
+
+class Engine:
+    """Holds the configuration and builds flows; knows nothing about I/O."""
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        *,
+        clock: Clock,
+        retry: RetryPolicy,
+        preflight: bool,
+        webhook_config: WebhookConfig,
+    ) -> None:
+        if not channels:
+            raise ConfigurationError("give at least one channel, e.g. channels=[WhatsApp(...)]")
+        self.channels: tuple[Channel, ...] = tuple(channels)
+        seen: set[tuple[str, str]] = set()
+        for ch in self.channels:
+            if not isinstance(ch, WhatsApp):
+                raise ConfigurationError(f"not a channel: {ch!r}")
+            key = (ch.platform, ch.account)
+            if key in seen:
+                raise ConfigurationError(f"two {ch.platform} channels share account {ch.account!r}")
+            seen.add(key)
+        self.clock = clock
+        self.retry = retry
+        self.preflight = preflight
+        self.webhook_config = webhook_config
+
+    def channel(self, platform: Platform, account: str | None = None) -> Channel:
+        """The channel for ``platform`` (and ``account`` when there are several)."""
+        matches = [c for c in self.channels if c.platform == platform]
+        if account is not None:
+            matches = [c for c in matches if c.account == account]
+        if not matches:
+            where = f" with account {account!r}" if account else ""
+            raise ConfigurationError(f"no {platform} channel{where} is configured")
+        if len(matches) > 1:
+            raise ConfigurationError(f"several {platform} channels: say which with account=")
+        return matches[0]
+
+    def _for(self, to: Address) -> Channel:
+        if not isinstance(to, Address):
+            raise ConfigurationError(f"send to an omnimsg.Address, not {type(to).__name__}")
+        return self.channel(to.platform, to.account)
+
+    # --- unified operations ---
+
+    def send(
+        self, to: Address, content: Content, reply_to: str | None, callback_data: str | None
+    ) -> Flow[SendResult]:
+        """Flow for ``send``."""
+        ch = self._for(to)
+        return wa.send(
+            ch,
+            to,
+            content,
+            now=self.clock.time(),
+            retry=self.retry,
+            preflight=self.preflight,
+            reply_to=reply_to,
+            callback_data=callback_data,
+        )
+
+    def check(self, to: Address, content: Content) -> Flow[tuple[Violation, ...]]:
+        """Flow for ``check``."""
+        return wa.check(self._for(to), to.user, content, self.clock.time())
+
+    def window(self, to: Address) -> Flow[Window]:
+        """Flow for ``window``."""
+        return wa.window(self._for(to), to, self.clock.time())
+
+    def handle_webhook(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> Flow[WebhookOutcome]:
+        """Flow for ``webhooks.handle``."""
+        return handle(self.channels, platform, method, url, headers, body, self.webhook_config)
+
+    def parse_webhook(
+        self,
+        platform: Platform,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> list[Event]:
+        """``webhooks.parse``: verify and parse only (pure, raises typed errors)."""
+        return parse(self.channels, platform, headers, body, self.webhook_config)
+
+    # --- WhatsApp extras ---
+
+    def wa(self, account: str | None) -> WhatsApp:
+        """The WhatsApp channel."""
+        return self.channel("whatsapp", account)
+
+    def wa_mark_read(self, message_id: str, typing: bool, account: str | None) -> Flow[bool]:
+        """Flow for ``whatsapp.mark_read``."""
+        return wa.mark_read(self.wa(account), message_id, typing=typing, retry=self.retry)
+
+    def wa_upload(
+        self, data: bytes, mime_type: str, filename: str, account: str | None
+    ) -> Flow[str]:
+        """Flow for ``whatsapp.upload_media``."""
+        return wa.upload_media(self.wa(account), data, mime_type, filename, retry=self.retry)
+
+    def wa_media_info(self, media_id: str, account: str | None) -> Flow[MediaInfo]:
+        """Flow for ``whatsapp.media_info``."""
+        return wa.media_info(self.wa(account), media_id, retry=self.retry)
+
+    def wa_download(self, media_id: str, account: str | None) -> Flow[bytes]:
+        """Flow for ``whatsapp.download_media``."""
+        return wa.download_media(self.wa(account), media_id, retry=self.retry)
+
+    def wa_delete_media(self, media_id: str, account: str | None) -> Flow[bool]:
+        """Flow for ``whatsapp.delete_media``."""
+        return wa.delete_media(self.wa(account), media_id, retry=self.retry)
+
+    def wa_create_template(
+        self,
+        name: str,
+        language: str,
+        category: str,
+        components: Sequence[JSONObject],
+        parameter_format: str | None,
+        account: str | None,
+    ) -> Flow[TemplateInfo]:
+        """Flow for ``whatsapp.templates.create``."""
+        return wa.create_template(
+            self.wa(account),
+            name=name,
+            language=language,
+            category=category,
+            components=components,
+            parameter_format=parameter_format,
+            retry=self.retry,
+        )
+
+    def wa_list_templates(
+        self, status: str | None, account: str | None
+    ) -> Flow[list[TemplateInfo]]:
+        """Flow for ``whatsapp.templates.list``."""
+        return wa.list_templates(self.wa(account), status=status, retry=self.retry)
+
+    def wa_delete_template(
+        self, name: str, template_id: str | None, account: str | None
+    ) -> Flow[bool]:
+        """Flow for ``whatsapp.templates.delete``."""
+        return wa.delete_template(
+            self.wa(account), name=name, template_id=template_id, retry=self.retry
+        )

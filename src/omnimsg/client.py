@@ -1,0 +1,241 @@
+"""The synchronous face: :class:`Client`."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from ._core.drive import SyncDriver, run_sync
+from ._core.effects import Flow
+from ._core.retry import RetryPolicy
+from ._engine import Channel, Engine
+from ._types import JSONObject, Platform
+from .clock import Clock, SystemClock
+from .drivers import HttpxDriver
+from .models.content import Content
+from .models.events import Event
+from .models.refs import Address
+from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .rules import Violation
+from .stores import MemoryStore, Store
+from .webhooks import WebhookConfig, WebhookOutcome
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class Client:
+    """Send and receive on every configured platform, synchronously.
+
+    Args:
+        channels: the platform accounts, e.g. ``[WhatsApp(phone_number_id=..., ...)]``.
+        store: where conversation state lives (default: a fresh :class:`MemoryStore`).
+        clock: the time source (default: :class:`SystemClock`; tests pass a ``FakeClock``).
+        driver: the HTTP driver (default: :class:`HttpxDriver`).
+        http_client: an ``httpx.Client`` for the default driver (proxies, timeouts...).
+        transport: an ``httpx`` transport for the default driver (e.g. the in-process
+            simulator from :mod:`omnimsg.testing`).
+        retry: the retry policy (default: 3 attempts, only when safe).
+        preflight: check the platform's rules before sending (default ``True``).
+        webhooks: webhook settings (de-duplication TTL, body size limit).
+
+    The same methods exist on :class:`AsyncClient`, awaited.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        driver: SyncDriver | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        preflight: bool = True,
+        webhooks: WebhookConfig | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.store: Store = store if store is not None else MemoryStore(clock=self.clock)
+        self._driver = driver or HttpxDriver(http_client, transport=transport)
+        self._engine = Engine(
+            channels,
+            clock=self.clock,
+            retry=retry or RetryPolicy(),
+            preflight=preflight,
+            webhook_config=webhooks or WebhookConfig(),
+        )
+        self.webhooks = Webhooks(self)
+        """Webhook handling: :meth:`Webhooks.handle` and :meth:`Webhooks.parse`."""
+        self.whatsapp = WhatsAppAPI(self)
+        """WhatsApp-only operations: read receipts, media, templates."""
+
+    def _run(self, flow: Flow[T]) -> T:
+        return run_sync(flow, self._driver, self.store, self.clock)
+
+    def send(
+        self,
+        to: Address,
+        content: Content,
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> SendResult:
+        """Send ``content`` to ``to``; the same call on every platform.
+
+        The platform's rules are checked first: a message the platform would refuse raises
+        :class:`~omnimsg.PolicyViolation` before any request is made.
+
+        Args:
+            to: the customer.
+            content: what to send (``Text``, ``Image``, ``Buttons``, ``Template``...).
+            reply_to: quote this earlier message id.
+            callback_data: your own string, echoed back in status webhooks.
+
+        Raises:
+            PolicyViolation: the rules forbid it now (e.g. the window is closed).
+            PlatformError: the platform refused it (a subclass names why).
+            TransportError: no answer from the platform.
+        """
+        return self._run(self._engine.send(to, content, reply_to, callback_data))
+
+    def check(self, to: Address, content: Content) -> tuple[Violation, ...]:
+        """The rules ``content`` would break if sent to ``to`` now (empty: it may be sent)."""
+        return self._run(self._engine.check(to, content))
+
+    def window(self, to: Address) -> Window:
+        """The messaging window with ``to``: open or not, until when, what is allowed after."""
+        return self._run(self._engine.window(to))
+
+    def close(self) -> None:
+        """Release HTTP connections this client opened."""
+        self._driver.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(channels={list(self._engine.channels)!r})"
+
+
+class Webhooks:
+    """Inbound HTTP from the platforms: verify, parse, de-duplicate, update state."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def handle(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> WebhookOutcome:
+        """Answer one webhook request (GET handshake or signed POST).
+
+        Never raises for bad input: the outcome carries the status to answer with and, when
+        the request was refused, the typed ``error``. New events are in ``events``;
+        re-deliveries are dropped and counted in ``duplicates``.
+        """
+        return self._client._run(
+            self._client._engine.handle_webhook(platform, method, url, headers, body)
+        )
+
+    def parse(
+        self,
+        platform: Platform,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> builtins.list[Event]:
+        """Verify the signature and parse a POST body; no de-duplication, no state.
+
+        Raises:
+            SignatureError: the signature is missing or wrong.
+            WebhookParseError: the body is too large or not the platform's envelope.
+        """
+        return self._client._engine.parse_webhook(platform, headers, body)
+
+
+class WhatsAppAPI:
+    """WhatsApp-only operations (``client.whatsapp``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.templates = WhatsAppTemplates(client)
+        """Template management."""
+
+    def mark_read(
+        self, message_id: str, *, typing: bool = False, account: str | None = None
+    ) -> bool:
+        """Mark an inbound message (and earlier ones) read; ``typing`` also shows the indicator."""
+        return self._client._run(self._client._engine.wa_mark_read(message_id, typing, account))
+
+    def upload_media(
+        self, data: bytes, *, mime_type: str, filename: str = "file", account: str | None = None
+    ) -> str:
+        """Upload media and return its id (valid 30 days)."""
+        return self._client._run(self._client._engine.wa_upload(data, mime_type, filename, account))
+
+    def media_info(self, media_id: str, *, account: str | None = None) -> MediaInfo:
+        """The download URL (short-lived, needs the token) and metadata of a media id."""
+        return self._client._run(self._client._engine.wa_media_info(media_id, account))
+
+    def download_media(self, media_id: str, *, account: str | None = None) -> bytes:
+        """The bytes of a media id (inbound or uploaded)."""
+        return self._client._run(self._client._engine.wa_download(media_id, account))
+
+    def delete_media(self, media_id: str, *, account: str | None = None) -> bool:
+        """Delete uploaded media."""
+        return self._client._run(self._client._engine.wa_delete_media(media_id, account))
+
+
+class WhatsAppTemplates:
+    """WhatsApp message templates (``client.whatsapp.templates``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self,
+        name: str,
+        *,
+        language: str,
+        category: str,
+        components: Sequence[JSONObject],
+        parameter_format: str | None = None,
+        account: str | None = None,
+    ) -> TemplateInfo:
+        """Submit a template for review; it starts ``PENDING``."""
+        return self._client._run(
+            self._client._engine.wa_create_template(
+                name, language, category, components, parameter_format, account
+            )
+        )
+
+    def list(
+        self, *, status: str | None = None, account: str | None = None
+    ) -> builtins.list[TemplateInfo]:
+        """All templates (optionally only those with ``status``); refreshes pre-flight's cache."""
+        return self._client._run(self._client._engine.wa_list_templates(status, account))
+
+    def delete(
+        self, name: str, *, template_id: str | None = None, account: str | None = None
+    ) -> bool:
+        """Delete a template by name (all languages), or one language by ``template_id``."""
+        return self._client._run(
+            self._client._engine.wa_delete_template(name, template_id, account)
+        )

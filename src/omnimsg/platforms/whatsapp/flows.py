@@ -1,0 +1,540 @@
+"""WhatsApp operations as sans-I/O flows (spec/whatsapp.md §4, §6, §7)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ..._core.calls import call
+from ..._core.effects import (
+    Flow,
+    Request,
+    Response,
+    StoreAdd,
+    StoreDelete,
+    StoreGet,
+    StoreIncr,
+    get_json,
+    set_json,
+)
+from ..._core.multipart import encode_multipart
+from ..._core.retry import RetryPolicy
+from ..._types import JSON, JSONObject
+from ...clock import to_datetime
+from ...exceptions import PolicyViolation, WebhookParseError
+from ...models.content import Content, Template
+from ...models.events import Event, MessageReceived, Postback, TemplateStatusChanged
+from ...models.refs import Address
+from ...models.results import MediaInfo, SendResult, TemplateInfo, Window
+from ...rules import Violation
+from ...rules import whatsapp as rules
+from .channel import WhatsApp
+from .errors import map_error
+from .wire import encode_message
+
+_JSON_HEADERS = (("content-type", "application/json"),)
+_LAST_INBOUND_TTL = 30 * 86_400.0
+
+
+def _decode(response: Response, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise map_error(Response(502, response.headers, response.body)) from None
+    return data
+
+
+def _request(
+    ch: WhatsApp,
+    method: str,
+    path: str,
+    body: JSON | bytes = None,
+    *,
+    operation: str,
+    content_type: str | None = None,
+    idempotent: bool = False,
+    absolute: bool = False,
+) -> Request:
+    headers = ch.auth_headers()
+    raw: bytes | None
+    if isinstance(body, bytes):
+        raw = body
+        headers += (("content-type", content_type or "application/octet-stream"),)
+    elif body is None:
+        raw = None
+    else:
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        headers += _JSON_HEADERS
+    url = path if absolute else ch.url(path)
+    return Request(method, url, headers, raw, idempotent=idempotent, operation=operation)
+
+
+# --- state keys ------------------------------------------------------------------------------
+
+
+def last_inbound_key(account: str, user: str) -> str:
+    """Store key of the customer's last inbound time."""
+    return f"omnimsg:wa:in:{account}:{user}"
+
+
+def _pair_key(account: str, user: str) -> str:
+    return f"omnimsg:wa:pair:{account}:{user}"
+
+
+def _portfolio(ch: WhatsApp) -> str:
+    # §7.1: limits are per business portfolio; the WABA is the closest id we are given.
+    return ch.waba_id or ch.phone_number_id
+
+
+def _tier_user_key(ch: WhatsApp, user: str) -> str:
+    return f"omnimsg:wa:tier:{_portfolio(ch)}:u:{user}"
+
+
+def _tier_hour_key(ch: WhatsApp, hour: int) -> str:
+    return f"omnimsg:wa:tier:{_portfolio(ch)}:h:{hour}"
+
+
+def _template_key(waba: str, name: str, language: str) -> str:
+    return f"omnimsg:wa:tpl:{waba}:{name}:{language}"
+
+
+def _templates_known_key(waba: str) -> str:
+    return f"omnimsg:wa:tpl:{waba}:*known"
+
+
+def last_inbound(account: str, user: str) -> Flow[float | None]:
+    """When the customer last wrote, from the store."""
+    raw = yield StoreGet(last_inbound_key(account, user))
+    try:
+        return None if raw is None else float(raw)
+    except ValueError:
+        return None
+
+
+def record_inbound(account: str, user: str, timestamp: float) -> Flow[None]:
+    """Remember a customer message (keeps the newest time; webhooks may arrive out of order)."""
+    previous = yield from last_inbound(account, user)
+    if previous is None or timestamp > previous:
+        yield from set_json(last_inbound_key(account, user), timestamp, _LAST_INBOUND_TTL)
+
+
+def _spec_json(spec: rules.TemplateSpec) -> JSONObject:
+    return {
+        "name": spec.name,
+        "language": spec.language,
+        "status": spec.status,
+        "category": spec.category,
+        "parameter_format": spec.parameter_format,
+        "body_params": list(spec.body_params),
+        "header_format": spec.header_format,
+        "header_params": spec.header_params,
+        "buttons": list(spec.buttons),
+    }
+
+
+def _spec_from_json(data: JSON) -> rules.TemplateSpec | None:
+    if not isinstance(data, dict):
+        return None
+    try:
+        return rules.TemplateSpec(
+            name=str(data["name"]),
+            language=str(data["language"]),
+            status=str(data["status"]),
+            category=str(data["category"]),
+            parameter_format="NAMED" if data.get("parameter_format") == "NAMED" else "POSITIONAL",
+            body_params=tuple(str(p) for p in data.get("body_params") or []),  # type: ignore[union-attr]
+            header_format=None if data.get("header_format") is None else str(data["header_format"]),
+            header_params=int(data.get("header_params") or 0),  # type: ignore[arg-type]
+            buttons=tuple(str(b) for b in data.get("buttons") or []),  # type: ignore[union-attr]
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def remember_template(waba: str, spec: rules.TemplateSpec) -> Flow[None]:
+    """Cache what pre-flight needs to know about a template."""
+    yield from set_json(_template_key(waba, spec.name, spec.language), _spec_json(spec))
+
+
+def _template_status_changed(event: TemplateStatusChanged) -> Flow[None]:
+    key = _template_key(event.account, event.name, event.language)
+    cached = _spec_from_json((yield from get_json(key)))
+    if cached is not None:
+        from attrs import evolve
+
+        yield from set_json(key, _spec_json(evolve(cached, status=event.status.upper())))
+
+
+# --- pre-flight -------------------------------------------------------------------------------
+
+
+def _tier_used(ch: WhatsApp, now: float) -> Flow[int]:
+    hour = math.floor(now / 3600)
+    total = 0
+    for h in range(hour - 23, hour + 1):
+        raw = yield StoreGet(_tier_hour_key(ch, h))
+        if raw is not None:
+            total += int(raw)
+    return total
+
+
+def send_state(ch: WhatsApp, user: str, content: Content, now: float) -> Flow[rules.SendState]:
+    """Everything the rules need, read from the store."""
+    last = yield from last_inbound(ch.account, user)
+    pair_raw = yield from get_json(_pair_key(ch.account, user))
+    pair = (
+        rules.PairBucket(float(pair_raw[0]), float(pair_raw[1]))  # type: ignore[arg-type]
+        if isinstance(pair_raw, list) and len(pair_raw) == 2
+        else None
+    )
+    template, known = None, False
+    if isinstance(content, Template) and ch.waba_id:
+        template = _spec_from_json(
+            (yield from get_json(_template_key(ch.waba_id, content.name, content.language)))
+        )
+        known = (yield StoreGet(_templates_known_key(ch.waba_id))) is not None
+    tier_used, tier_counted = 0, False
+    if rules.counts_toward_tier(content, rules.window_open(last, now, ch.policy)):
+        tier_counted = (yield StoreGet(_tier_user_key(ch, user))) is not None
+        tier_used = yield from _tier_used(ch, now)
+    return rules.SendState(
+        now=now,
+        last_inbound_at=last,
+        template=template,
+        templates_known=known,
+        pair=pair,
+        tier_used=tier_used,
+        tier_counted=tier_counted,
+    )
+
+
+def check(ch: WhatsApp, user: str, content: Content, now: float) -> Flow[tuple[Violation, ...]]:
+    """Every rule this message would break now."""
+    state = yield from send_state(ch, user, content, now)
+    return rules.check_send(content, state, ch.policy)
+
+
+def _record_send(ch: WhatsApp, user: str, state: rules.SendState, content: Content) -> Flow[None]:
+    bucket = rules.consume_pair(state.pair, state.now, ch.policy)
+    ttl = ch.policy.pair_burst * ch.policy.pair_interval_seconds
+    yield from set_json(_pair_key(ch.account, user), [bucket.tokens, bucket.updated], ttl)
+    is_open = rules.window_open(state.last_inbound_at, state.now, ch.policy)
+    if rules.counts_toward_tier(content, is_open):
+        window = ch.policy.tier_window_seconds
+        first = yield StoreAdd(_tier_user_key(ch, user), b"1", window)
+        if first:
+            hour = math.floor(state.now / 3600)
+            yield StoreIncr(_tier_hour_key(ch, hour), 1, window + 3600)
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+def send(
+    ch: WhatsApp,
+    to: Address,
+    content: Content,
+    *,
+    now: float,
+    retry: RetryPolicy,
+    preflight: bool,
+    reply_to: str | None = None,
+    callback_data: str | None = None,
+) -> Flow[SendResult]:
+    """Send one message: pre-flight, POST, record the rate and tier state."""
+    body = encode_message(to.user, content, reply_to=reply_to, callback_data=callback_data)
+    state = yield from send_state(ch, to.user, content, now)
+    if preflight:
+        violations = rules.check_send(content, state, ch.policy)
+        if violations:
+            raise PolicyViolation(violations)
+    request = _request(
+        ch, "POST", f"{ch.phone_number_id}/messages", body, operation="whatsapp.send"
+    )
+    response = yield from call(request, retry, map_error)
+    data = _decode(response, "send")
+    yield from _record_send(ch, to.user, state, content)
+    messages = data.get("messages")
+    first: dict[str, Any] = (
+        messages[0]
+        if isinstance(messages, list) and messages and isinstance(messages[0], dict)
+        else {}
+    )
+    contacts = data.get("contacts")
+    contact: dict[str, Any] = (
+        contacts[0]
+        if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict)
+        else {}
+    )
+    return SendResult(
+        platform="whatsapp",
+        to=Address("whatsapp", to.user, ch.account),
+        message_id=first.get("id"),
+        status=first.get("message_status"),
+        user_id=contact.get("wa_id") or contact.get("user_id"),
+        raw=data,
+    )
+
+
+def window(ch: WhatsApp, to: Address, now: float) -> Flow[Window]:
+    """The customer-service window with ``to`` (§5.1)."""
+    last = yield from last_inbound(ch.account, to.user)
+    closes = rules.window_closes_at(last, ch.policy)
+    return Window(
+        platform="whatsapp",
+        to=Address("whatsapp", to.user, ch.account),
+        open=rules.window_open(last, now, ch.policy),
+        last_inbound_at=None if last is None else to_datetime(last),
+        closes_at=None if closes is None else to_datetime(closes),
+        allowed_when_closed=("template",),
+    )
+
+
+def mark_read(ch: WhatsApp, message_id: str, *, typing: bool, retry: RetryPolicy) -> Flow[bool]:
+    """Mark an inbound message read, optionally showing the typing indicator (§4.4)."""
+    body: JSONObject = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+    if typing:
+        body["typing_indicator"] = {"type": "text"}
+    # Marking read twice is harmless, so it may be retried.
+    request = _request(
+        ch,
+        "POST",
+        f"{ch.phone_number_id}/messages",
+        body,
+        operation="whatsapp.mark_read",
+        idempotent=True,
+    )
+    data = _decode((yield from call(request, retry, map_error)), "mark_read")
+    return bool(data.get("success"))
+
+
+def upload_media(
+    ch: WhatsApp, data: bytes, mime_type: str, filename: str, *, retry: RetryPolicy
+) -> Flow[str]:
+    """Upload media (multipart, §7.3); returns the media id."""
+    body, content_type = encode_multipart(
+        {"messaging_product": "whatsapp", "type": mime_type}, "file", filename, data, mime_type
+    )
+    request = _request(
+        ch,
+        "POST",
+        f"{ch.phone_number_id}/media",
+        body,
+        content_type=content_type,
+        operation="whatsapp.upload_media",
+    )
+    result = _decode((yield from call(request, retry, map_error)), "upload")
+    return str(result.get("id", ""))
+
+
+def media_info(ch: WhatsApp, media_id: str, *, retry: RetryPolicy) -> Flow[MediaInfo]:
+    """The short-lived download URL and metadata of a media id (§7.3)."""
+    request = _request(
+        ch, "GET", quote(media_id, safe=""), operation="whatsapp.media_info", idempotent=True
+    )
+    d = _decode((yield from call(request, retry, map_error)), "media")
+    size = d.get("file_size")
+    return MediaInfo(
+        id=str(d.get("id", media_id)),
+        url=d.get("url") if isinstance(d.get("url"), str) else None,
+        mime_type=d.get("mime_type") if isinstance(d.get("mime_type"), str) else None,
+        sha256=d.get("sha256") if isinstance(d.get("sha256"), str) else None,
+        file_size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+    )
+
+
+def download_media(ch: WhatsApp, media_id: str, *, retry: RetryPolicy) -> Flow[bytes]:
+    """Fetch the media bytes: resolve the URL, then GET it with the same token (§7.3)."""
+    info = yield from media_info(ch, media_id, retry=retry)
+    if not info.url:
+        raise map_error(Response(404, {}, b'{"error":{"message":"media has no url","code":100}}'))
+    request = _request(
+        ch, "GET", info.url, operation="whatsapp.download_media", idempotent=True, absolute=True
+    )
+    response = yield from call(request, retry, map_error)
+    return response.body
+
+
+def delete_media(ch: WhatsApp, media_id: str, *, retry: RetryPolicy) -> Flow[bool]:
+    """Delete uploaded media."""
+    request = _request(
+        ch, "DELETE", quote(media_id, safe=""), operation="whatsapp.delete_media", idempotent=True
+    )
+    return bool(_decode((yield from call(request, retry, map_error)), "delete").get("success"))
+
+
+def _template_info(d: dict[str, Any], *, name: str = "", language: str = "") -> TemplateInfo:
+    return TemplateInfo(
+        id=str(d.get("id", "")),
+        name=str(d.get("name", name)),
+        language=str(d.get("language", language)),
+        status=str(d.get("status", "PENDING")),
+        category=d.get("category") if isinstance(d.get("category"), str) else None,
+        parameter_format=d.get("parameter_format")
+        if isinstance(d.get("parameter_format"), str)
+        else None,
+        components=d.get("components"),
+    )
+
+
+def create_template(
+    ch: WhatsApp,
+    *,
+    name: str,
+    language: str,
+    category: str,
+    components: Sequence[JSONObject],
+    parameter_format: str | None,
+    retry: RetryPolicy,
+) -> Flow[TemplateInfo]:
+    """Submit a template for review (§6.1); it starts ``PENDING``."""
+    waba = ch.require_waba()
+    body: JSONObject = {
+        "name": name,
+        "language": language,
+        "category": category,
+        "components": list(components),
+    }
+    if parameter_format:
+        body["parameter_format"] = parameter_format
+    violations = rules.check_template_definition(
+        name=name,
+        language=language,
+        category=category,
+        components=body["components"],
+        parameter_format=parameter_format,
+        policy=ch.policy,
+    )
+    if violations:
+        raise PolicyViolation(violations)
+    request = _request(
+        ch, "POST", f"{waba}/message_templates", body, operation="whatsapp.create_template"
+    )
+    d = _decode((yield from call(request, retry, map_error)), "template")
+    status = str(d.get("status", "PENDING"))
+    spec = rules.template_spec(
+        name=name,
+        language=language,
+        status=status,
+        category=str(d.get("category", category)),
+        components=body["components"],
+        parameter_format=parameter_format,
+    )
+    yield from remember_template(waba, spec)
+    return TemplateInfo(
+        id=str(d.get("id", "")),
+        name=name,
+        language=language,
+        status=status,
+        category=str(d.get("category", category)),
+        parameter_format=parameter_format,
+        components=body["components"],
+    )
+
+
+def list_templates(
+    ch: WhatsApp, *, status: str | None, retry: RetryPolicy, limit: int = 100
+) -> Flow[list[TemplateInfo]]:
+    """Every template of the WABA (follows cursor pages); refreshes the pre-flight cache."""
+    waba = ch.require_waba()
+    params: dict[str, str | int] = {"limit": limit}
+    if status:
+        params["status"] = status
+    url: str | None = ch.url(f"{waba}/message_templates") + "?" + urlencode(params)
+    out: list[TemplateInfo] = []
+    while url:
+        request = _request(
+            ch, "GET", url, operation="whatsapp.list_templates", idempotent=True, absolute=True
+        )
+        d = _decode((yield from call(request, retry, map_error)), "templates")
+        for item in d.get("data") or []:
+            if isinstance(item, dict):
+                info = _template_info(item)
+                out.append(info)
+                spec = rules.template_spec(
+                    name=info.name,
+                    language=info.language,
+                    status=info.status,
+                    category=info.category,
+                    components=info.components,
+                    parameter_format=info.parameter_format,
+                )
+                yield from remember_template(waba, spec)
+        paging = d.get("paging")
+        nxt = paging.get("next") if isinstance(paging, dict) else None
+        url = nxt if isinstance(nxt, str) and nxt else None
+    if status is None:
+        # The full list is now cached: pre-flight may treat a missing template as an error.
+        yield from set_json(_templates_known_key(waba), True)
+    return out
+
+
+def delete_template(
+    ch: WhatsApp, *, name: str, template_id: str | None, retry: RetryPolicy
+) -> Flow[bool]:
+    """Delete a template by name (all languages), or one language by ``template_id`` (§6.1)."""
+    waba = ch.require_waba()
+    params = {"name": name}
+    if template_id:
+        params["hsm_id"] = template_id
+    url = ch.url(f"{waba}/message_templates") + "?" + urlencode(params)
+    request = _request(
+        ch, "DELETE", url, operation="whatsapp.delete_template", idempotent=True, absolute=True
+    )
+    ok = bool(_decode((yield from call(request, retry, map_error)), "delete").get("success"))
+    # The cache is keyed by language; forget the known-list flag so the next list reloads it.
+    yield StoreDelete(_templates_known_key(waba))
+    return ok
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def parse_body(body: bytes) -> list[Event]:
+    """Decode a (verified) webhook body into events."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise WebhookParseError(f"WhatsApp webhook body is not JSON: {exc}") from None
+    from .wire import parse_events
+
+    try:
+        return list(parse_events(payload))
+    except ValueError as exc:
+        raise WebhookParseError(str(exc)) from None
+
+
+def dedup_key(event: Event) -> str:
+    """The at-least-once de-duplication key of one event (§1.3, Pitfalls 3)."""
+    if isinstance(event, MessageReceived | Postback):
+        return f"omnimsg:wa:seen:m:{event.message_id}"
+    from ...models.events import StatusUpdate, SystemNotice
+
+    if isinstance(event, SystemNotice):
+        return f"omnimsg:wa:seen:m:{event.message_id}"
+    if isinstance(event, StatusUpdate):
+        return f"omnimsg:wa:seen:s:{event.message_id}:{event.status}"
+    if isinstance(event, TemplateStatusChanged):
+        return f"omnimsg:wa:seen:t:{event.template_id}:{event.status}:{event.timestamp}"
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode()).hexdigest()
+    return f"omnimsg:wa:seen:u:{digest[:32]}"
+
+
+def apply(event: Event) -> Flow[None]:
+    """Update conversation state from a new event: windows and the template cache."""
+    if isinstance(event, MessageReceived | Postback):
+        ids = {event.user}
+        other = event.raw.get("from_user_id") if isinstance(event.raw, dict) else None
+        if isinstance(other, str):
+            ids.add(other)  # keep both the phone and the BSUID in step (§8)
+        for user in ids:
+            yield from record_inbound(event.account, user, event.timestamp)
+    elif isinstance(event, TemplateStatusChanged):
+        yield from _template_status_changed(event)

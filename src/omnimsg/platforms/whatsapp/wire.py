@@ -1,0 +1,839 @@
+"""WhatsApp wire format: content to message objects, webhook JSON to typed events.
+
+Facts: spec/whatsapp.md §1.4 (envelope), §2 (inbound), §3 (statuses), §4 (sending), §6.4-6.5
+(templates). Parsing never raises for an item it does not understand: it yields
+:class:`~omnimsg.Unknown` with the raw item instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar, cast
+
+from ..._types import JSON, JSONObject
+from ...exceptions import ConfigurationError
+from ...models.content import (
+    Audio,
+    Buttons,
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactName,
+    ContactPhone,
+    Contacts,
+    Content,
+    Document,
+    Image,
+    ListMenu,
+    Location,
+    Media,
+    Raw,
+    Reaction,
+    Sticker,
+    Template,
+    Text,
+    UrlButton,
+    Video,
+)
+from ...models.events import (
+    DeliveryError,
+    Event,
+    MessageContext,
+    MessageReceived,
+    Postback,
+    Pricing,
+    Referral,
+    StatusUpdate,
+    SystemNotice,
+    TemplateStatusChanged,
+    Unknown,
+    UnsupportedContent,
+)
+
+__all__ = ["encode_message", "is_bsuid", "parse_events"]
+
+# §8: business-scoped user ids look like "US.13491208655302741918" or "US.ENT.…".
+_M = TypeVar("_M", bound=Media)
+_BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]+$")
+
+
+def is_bsuid(user: str) -> bool:
+    """True for a business-scoped user id (sent in ``recipient``, not ``to``; §4.1)."""
+    return bool(_BSUID.match(user))
+
+
+# --- outbound -------------------------------------------------------------------------------
+
+
+def _media(m: Media) -> JSONObject:
+    out: JSONObject = {"id": m.media_id} if m.media_id is not None else {"link": m.url}
+    if isinstance(m, Image | Video | Document) and m.caption:
+        out["caption"] = m.caption
+    if isinstance(m, Document) and m.filename:
+        out["filename"] = m.filename
+    return out
+
+
+def _header(text: str | None) -> JSONObject:
+    return {"header": {"type": "text", "text": text}} if text else {}
+
+
+def _footer(text: str | None) -> JSONObject:
+    return {"footer": {"text": text}} if text else {}
+
+
+def _contact(c: Contact) -> JSONObject:
+    name: JSONObject = {"formatted_name": c.name.formatted_name}
+    if c.name.first_name:
+        name["first_name"] = c.name.first_name
+    if c.name.last_name:
+        name["last_name"] = c.name.last_name
+    out: JSONObject = {"name": name}
+    if c.phones:
+        out["phones"] = [
+            _drop_none({"phone": p.phone, "type": p.type, "wa_id": p.wa_id}) for p in c.phones
+        ]
+    if c.emails:
+        out["emails"] = [_drop_none({"email": e.email, "type": e.type}) for e in c.emails]
+    if c.addresses:
+        out["addresses"] = [
+            _drop_none(
+                {
+                    "street": a.street,
+                    "city": a.city,
+                    "zip": a.zip,
+                    "country": a.country,
+                    "country_code": a.country_code,
+                    "type": a.type,
+                }
+            )
+            for a in c.addresses
+        ]
+    if c.organization:
+        out["org"] = {"company": c.organization}
+    if c.urls:
+        out["urls"] = [{"url": u} for u in c.urls]
+    if c.birthday:
+        out["birthday"] = c.birthday
+    return out
+
+
+def _drop_none(d: dict[str, Any]) -> JSONObject:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _template(t: Template) -> JSONObject:
+    components: list[JSON] = []
+    h = t.header
+    if h is not None:
+        if h.kind == "text":
+            param: JSONObject = {"type": "text", "text": h.text}
+        elif h.kind == "location" and h.location is not None:
+            param = {"type": "location", "location": _location(h.location)}
+        elif h.media is not None:
+            param = {"type": h.kind, h.kind: _media(h.media)}
+        else:
+            raise ConfigurationError(f"template header of kind {h.kind!r} needs its value")
+        components.append({"type": "header", "parameters": [param]})
+    if isinstance(t.params, Mapping):
+        params: list[JSON] = [
+            {"type": "text", "parameter_name": k, "text": v} for k, v in t.params.items()
+        ]
+    else:
+        params = [{"type": "text", "text": v} for v in t.params]
+    if params:
+        components.append({"type": "body", "parameters": params})
+    for b in t.buttons:
+        kind = {
+            "quick_reply": "payload",
+            "url": "text",
+            "copy_code": "coupon_code",
+            "flow": "action",
+        }[b.sub_type]
+        value: JSON = {"flow_token": b.value} if kind == "action" else b.value
+        components.append(
+            {
+                "type": "button",
+                "sub_type": b.sub_type,
+                "index": str(b.index),
+                "parameters": [{"type": kind, kind: value}],
+            }
+        )
+    out: JSONObject = {"name": t.name, "language": {"code": t.language}}
+    if components:
+        out["components"] = components
+    return out
+
+
+def _location(loc: Location) -> JSONObject:
+    return _drop_none(
+        {
+            "latitude": loc.latitude,
+            "longitude": loc.longitude,
+            "name": loc.name,
+            "address": loc.address,
+        }
+    )
+
+
+def _body(content: Content) -> JSONObject:
+    """The ``type`` and type object for one content (§4.2)."""
+    if isinstance(content, Text):
+        text: JSONObject = {"body": content.body}
+        if content.preview_url:
+            text["preview_url"] = True
+        return {"type": "text", "text": text}
+    if isinstance(content, Media):
+        kind = "sticker" if isinstance(content, Sticker) else type(content).__name__.lower()
+        return {"type": kind, kind: _media(content)}
+    if isinstance(content, Location):
+        return {"type": "location", "location": _location(content)}
+    if isinstance(content, Contacts):
+        return {"type": "contacts", "contacts": [_contact(c) for c in content.contacts]}
+    if isinstance(content, Reaction):
+        return {
+            "type": "reaction",
+            "reaction": {"message_id": content.message_id, "emoji": content.emoji},
+        }
+    if isinstance(content, Buttons):
+        interactive: JSONObject = {
+            "type": "button",
+            **_header(content.header),
+            "body": {"text": content.body},
+            **_footer(content.footer),
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": b.id, "title": b.title}}
+                    for b in content.buttons
+                ]
+            },
+        }
+        return {"type": "interactive", "interactive": interactive}
+    if isinstance(content, ListMenu):
+        sections: list[JSON] = []
+        for s in content.sections:
+            section: JSONObject = {
+                "rows": [
+                    _drop_none({"id": r.id, "title": r.title, "description": r.description})
+                    for r in s.rows
+                ]
+            }
+            if s.title:
+                section["title"] = s.title
+            sections.append(section)
+        interactive = {
+            "type": "list",
+            **_header(content.header),
+            "body": {"text": content.body},
+            **_footer(content.footer),
+            "action": {"button": content.button, "sections": sections},
+        }
+        return {"type": "interactive", "interactive": interactive}
+    if isinstance(content, UrlButton):
+        interactive = {
+            "type": "cta_url",
+            **_header(content.header),
+            "body": {"text": content.body},
+            **_footer(content.footer),
+            "action": {
+                "name": "cta_url",
+                "parameters": {"display_text": content.text, "url": content.url},
+            },
+        }
+        return {"type": "interactive", "interactive": interactive}
+    if isinstance(content, Template):
+        return {"type": "template", "template": _template(content)}
+    if isinstance(content, Raw):
+        return dict(content.payload)
+    raise ConfigurationError(f"WhatsApp cannot send {type(content).__name__}")
+
+
+def encode_message(
+    user: str,
+    content: Content,
+    *,
+    reply_to: str | None = None,
+    callback_data: str | None = None,
+) -> JSONObject:
+    """The full ``POST /{phone-number-id}/messages`` body for one message (§4.1)."""
+    out: JSONObject = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    if is_bsuid(user):
+        out["recipient"] = user
+    else:
+        out["to"] = user
+    out.update(_body(content))
+    if reply_to:
+        out["context"] = {"message_id": reply_to}
+    if callback_data:
+        out["biz_opaque_callback_data"] = callback_data
+    return out
+
+
+# --- inbound ------------------------------------------------------------------------------
+
+
+def _str(d: Mapping[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    return v if isinstance(v, str) else None
+
+
+def _ts(value: Any) -> float:
+    # §2: timestamps are strings of unix seconds; ints are accepted too.
+    if isinstance(value, bool):
+        raise ValueError("timestamp")
+    return float(value)
+
+
+def _obj(d: Mapping[str, Any], key: str) -> dict[str, Any]:
+    v = d.get(key)
+    if not isinstance(v, dict):
+        raise ValueError(f"missing object {key!r}")
+    return v
+
+
+def _media_in(cls: type[_M], o: dict[str, Any], **extra: Any) -> _M:
+    return cls(
+        media_id=_str(o, "id") or "",
+        mime_type=_str(o, "mime_type"),
+        sha256=_str(o, "sha256"),
+        **extra,
+    )
+
+
+def _contacts_in(items: list[Any]) -> Contacts:
+    cards: list[Contact] = []
+    for c in items:
+        name = c.get("name") or {}
+        cards.append(
+            Contact(
+                name=ContactName(
+                    formatted_name=_str(name, "formatted_name") or "",
+                    first_name=_str(name, "first_name"),
+                    last_name=_str(name, "last_name"),
+                ),
+                phones=tuple(
+                    ContactPhone(
+                        phone=_str(p, "phone") or "", type=_str(p, "type"), wa_id=_str(p, "wa_id")
+                    )
+                    for p in c.get("phones") or ()
+                ),
+                emails=tuple(
+                    ContactEmail(email=_str(e, "email") or "", type=_str(e, "type"))
+                    for e in c.get("emails") or ()
+                ),
+                addresses=tuple(
+                    ContactAddress(
+                        street=_str(a, "street"),
+                        city=_str(a, "city"),
+                        zip=_str(a, "zip"),
+                        country=_str(a, "country"),
+                        country_code=_str(a, "country_code"),
+                        type=_str(a, "type"),
+                    )
+                    for a in c.get("addresses") or ()
+                ),
+                organization=_str(c.get("org") or {}, "company"),
+                urls=tuple(_str(u, "url") or "" for u in c.get("urls") or ()),
+                birthday=_str(c, "birthday"),
+            )
+        )
+    return Contacts(tuple(cards))
+
+
+_KNOWN_UNMODELLED = frozenset({"order", "unsupported", "edit", "revoke", "request_welcome"})
+
+
+def _content(msg: dict[str, Any]) -> Content | UnsupportedContent | None:
+    """Decode a message body; ``None`` for a type WhatsApp documents none of."""
+    kind = msg.get("type")
+    if kind == "text":
+        return Text(str(_obj(msg, "text").get("body", "")))
+    if kind == "image":
+        o = _obj(msg, "image")
+        return _media_in(Image, o, caption=_str(o, "caption"))
+    if kind == "video":
+        o = _obj(msg, "video")
+        return _media_in(Video, o, caption=_str(o, "caption"))
+    if kind == "audio":
+        o = _obj(msg, "audio")
+        return _media_in(Audio, o, voice=bool(o.get("voice", False)))
+    if kind == "document":
+        o = _obj(msg, "document")
+        return _media_in(Document, o, caption=_str(o, "caption"), filename=_str(o, "filename"))
+    if kind == "sticker":
+        o = _obj(msg, "sticker")
+        return _media_in(Sticker, o, animated=bool(o.get("animated", False)))
+    if kind == "location":
+        o = _obj(msg, "location")
+        return Location(
+            latitude=float(o["latitude"]),
+            longitude=float(o["longitude"]),
+            name=_str(o, "name"),
+            address=_str(o, "address"),
+        )
+    if kind == "contacts":
+        items = msg.get("contacts")
+        if not isinstance(items, list):
+            raise ValueError("contacts must be a list")
+        return _contacts_in(items)
+    if kind == "reaction":
+        o = _obj(msg, "reaction")
+        return Reaction(message_id=_str(o, "message_id") or "", emoji=_str(o, "emoji") or "")
+    if isinstance(kind, str) and kind in _KNOWN_UNMODELLED:
+        body = msg.get(kind)
+        return UnsupportedContent(kind=kind, raw=body if isinstance(body, dict) else {})
+    return None
+
+
+def _context(msg: dict[str, Any]) -> MessageContext | None:
+    c = msg.get("context")
+    if not isinstance(c, dict):
+        return None
+    product: dict[str, Any] = (
+        c["referred_product"] if isinstance(c.get("referred_product"), dict) else {}
+    )
+    return MessageContext(
+        message_id=_str(c, "id"),
+        from_user=_str(c, "from"),
+        forwarded=bool(c.get("forwarded", False)),
+        frequently_forwarded=bool(c.get("frequently_forwarded", False)),
+        product_id=_str(product, "product_retailer_id"),
+        catalog_id=_str(product, "catalog_id"),
+    )
+
+
+def _referral(msg: dict[str, Any]) -> Referral | None:
+    r = msg.get("referral")
+    if not isinstance(r, dict):
+        return None
+    return Referral(
+        source_url=_str(r, "source_url"),
+        source_id=_str(r, "source_id"),
+        source_type=_str(r, "source_type"),
+        headline=_str(r, "headline"),
+        body=_str(r, "body"),
+        click_id=_str(r, "ctwa_clid"),
+    )
+
+
+def _postback(msg: dict[str, Any], common: dict[str, Any]) -> Postback | None:
+    kind = msg.get("type")
+    if kind == "button":  # a template quick-reply tap (§2)
+        o = _obj(msg, "button")
+        return Postback(
+            payload=_str(o, "payload") or "",
+            title=_str(o, "text"),
+            source="template_button",
+            **common,
+        )
+    if kind != "interactive":
+        return None
+    o = _obj(msg, "interactive")
+    itype = o.get("type")
+    if itype == "button_reply":
+        r = _obj(o, "button_reply")
+        return Postback(
+            payload=_str(r, "id") or "", title=_str(r, "title"), source="button", **common
+        )
+    if itype == "list_reply":
+        r = _obj(o, "list_reply")
+        return Postback(
+            payload=_str(r, "id") or "",
+            title=_str(r, "title"),
+            description=_str(r, "description"),
+            source="list",
+            **common,
+        )
+    if itype == "nfm_reply":
+        r = _obj(o, "nfm_reply")
+        return Postback(
+            payload=_str(r, "response_json") or "", title=_str(r, "name"), source="flow", **common
+        )
+    return None
+
+
+def _message(msg: dict[str, Any], account: str, names: dict[str, str]) -> Event:
+    phone = _str(msg, "from")
+    user = phone or _str(msg, "from_user_id")
+    message_id = _str(msg, "id")
+    if not user or not message_id:
+        raise ValueError("message without sender or id")
+    timestamp = _ts(msg.get("timestamp"))
+    if msg.get("type") == "system":
+        s = _obj(msg, "system")
+        return SystemNotice(
+            platform="whatsapp",
+            account=account,
+            user=user,
+            message_id=message_id,
+            timestamp=timestamp,
+            notice=_str(s, "type") or "system",
+            body=_str(s, "body"),
+            new_user=_str(s, "wa_id"),
+            raw=msg,
+        )
+    context = _context(msg)
+    common: dict[str, Any] = {
+        "platform": "whatsapp",
+        "account": account,
+        "user": user,
+        "message_id": message_id,
+        "timestamp": timestamp,
+        "user_name": names.get(user),
+        "context": context,
+        "raw": msg,
+    }
+    postback = _postback(msg, common)
+    if postback is not None:
+        return postback
+    content = _content(msg)
+    if content is None:
+        return Unknown(
+            platform="whatsapp",
+            account=account,
+            reason=f"message type {msg.get('type')!r}",
+            raw=msg,
+        )
+    return MessageReceived(content=content, phone=phone, referral=_referral(msg), **common)
+
+
+def _status(st: dict[str, Any], account: str) -> StatusUpdate:
+    errors = tuple(
+        DeliveryError(
+            code=e["code"] if isinstance(e.get("code"), int | str) else "unknown",
+            title=_str(e, "title"),
+            message=_str(e, "message"),
+            details=_str(e.get("error_data") or {}, "details"),
+        )
+        for e in st.get("errors") or ()
+        if isinstance(e, dict)
+    )
+    p = st.get("pricing")
+    pricing = (
+        Pricing(
+            billable=p.get("billable") if isinstance(p.get("billable"), bool) else None,
+            model=_str(p, "pricing_model"),
+            category=_str(p, "category"),
+            type=_str(p, "type"),
+        )
+        if isinstance(p, dict)
+        else None
+    )
+    conv = st.get("conversation")
+    user = _str(st, "recipient_id") or _str(st, "recipient_user_id")
+    message_id, status = _str(st, "id"), _str(st, "status")
+    if not user or not message_id or not status:
+        raise ValueError("status without recipient, id or status")
+    return StatusUpdate(
+        platform="whatsapp",
+        account=account,
+        user=user,
+        message_id=message_id,
+        timestamp=_ts(st.get("timestamp")),
+        status=status,
+        errors=errors,
+        pricing=pricing,
+        conversation_id=_str(conv, "id") if isinstance(conv, dict) else None,
+        callback_data=_str(st, "biz_opaque_callback_data"),
+        raw=st,
+    )
+
+
+def _template_status(value: dict[str, Any], waba: str, time: Any) -> TemplateStatusChanged:
+    template_id = value.get("message_template_id")
+    name, language = _str(value, "message_template_name"), _str(value, "message_template_language")
+    event = _str(value, "event")
+    if template_id is None or not name or not language or not event:
+        raise ValueError("template status without id, name, language or event")
+    return TemplateStatusChanged(
+        platform="whatsapp",
+        account=waba,
+        template_id=str(template_id),
+        name=name,
+        language=language,
+        status=event,
+        reason=_str(value, "reason"),
+        timestamp=_ts(time) if time is not None else None,
+        raw=value,
+    )
+
+
+def _safe(make: Any, item: Any, account: str | None, *args: Any) -> Event:
+    """Parse one item; anything malformed becomes :class:`Unknown`, never an exception."""
+    if not isinstance(item, dict):
+        return Unknown(
+            platform="whatsapp", account=account, reason="item is not an object", raw=item
+        )
+    try:
+        return make(item, *args)  # type: ignore[no-any-return]
+    except (ValueError, TypeError, KeyError, AttributeError, ConfigurationError) as exc:
+        return Unknown(
+            platform="whatsapp", account=account, reason=f"malformed item: {exc}", raw=item
+        )
+
+
+def _names(value: dict[str, Any]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for c in value.get("contacts") or ():
+        if isinstance(c, dict):
+            profile = c.get("profile")
+            name = profile.get("name") if isinstance(profile, dict) else None
+            if isinstance(name, str):
+                for key in ("wa_id", "user_id"):
+                    if isinstance(c.get(key), str):
+                        names[c[key]] = name
+    return names
+
+
+def parse_events(payload: Any) -> Iterator[Event]:
+    """Every event in a decoded webhook body, in order (all entries, changes and items).
+
+    Raises:
+        ValueError: the body is not a WhatsApp envelope at all (the caller maps it to
+            :class:`~omnimsg.WebhookParseError`).
+    """
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise ValueError("not a WhatsApp webhook (object != 'whatsapp_business_account')")
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise ValueError("'entry' must be a list")
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
+            yield Unknown(platform="whatsapp", account=None, reason="malformed entry", raw=entry)
+            continue
+        waba = str(entry.get("id", ""))
+        for change in entry["changes"]:
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict):
+                yield Unknown(
+                    platform="whatsapp", account=waba, reason="malformed change", raw=change
+                )
+                continue
+            field = change.get("field")
+            if field == "messages":
+                metadata = value.get("metadata")
+                account = _str(metadata, "phone_number_id") if isinstance(metadata, dict) else None
+                if not account:
+                    yield Unknown(
+                        platform="whatsapp", account=waba, reason="no phone_number_id", raw=change
+                    )
+                    continue
+                names = _names(value)
+                for msg in value.get("messages") or ():
+                    yield _safe(_message, msg, account, account, names)
+                for st in value.get("statuses") or ():
+                    yield _safe(_status, st, account, account)
+                for err in value.get("errors") or ():
+                    yield Unknown(platform="whatsapp", account=account, reason="errors", raw=err)
+            elif field == "message_template_status_update":
+                yield _safe(_template_status, value, waba, waba, entry.get("time"))
+            else:
+                yield Unknown(
+                    platform="whatsapp", account=waba, reason=f"field {field!r}", raw=change
+                )
+
+
+# --- outbound, decoded (the simulator's view of a send request) --------------------------------
+
+
+class OutboundError(Exception):
+    """A send body that is not a valid message; ``code`` is the native error code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _req(d: Any, key: str, where: str) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise OutboundError(131008, f"The parameter {where}{key} is required.")
+    return d[key]
+
+
+def _media_out(cls: type[_M], o: Any, where: str, **extra: Any) -> _M:
+    if not isinstance(o, dict) or ("id" in o) == ("link" in o):
+        raise OutboundError(131008, f"{where} needs exactly one of 'id' or 'link'")
+    return cls(media_id=_str(o, "id"), url=_str(o, "link"), **extra)
+
+
+def decode_outbound(body: Any) -> tuple[str, Content, str | None]:
+    """``(recipient, content, reply_to)`` of a ``/messages`` send body (inverse of
+    :func:`encode_message`). Interactive kinds omnimsg does not model come back as
+    :class:`~omnimsg.Raw`.
+
+    Raises:
+        OutboundError: with the native code WhatsApp answers for that mistake.
+    """
+    if not isinstance(body, dict):
+        raise OutboundError(100, "Invalid parameter: the body must be a JSON object")
+    if body.get("messaging_product") != "whatsapp":
+        raise OutboundError(100, "Invalid parameter: messaging_product must be 'whatsapp'")
+    to = body.get("to") or body.get("recipient")
+    if not isinstance(to, str) or not to:
+        raise OutboundError(131008, "The parameter to is required.")
+    kind = body.get("type", "text")
+    ctx = body.get("context")
+    reply_to = _str(ctx, "message_id") if isinstance(ctx, dict) else None
+    content: Content
+    try:
+        if kind == "text":
+            t = _req(body, "text", "")
+            text_body = _req(t, "body", "text.")
+            if not isinstance(text_body, str):
+                raise OutboundError(100, "Invalid parameter: text.body must be a string")
+            content = Text(text_body, preview_url=bool(t.get("preview_url", False)))
+        elif kind in ("image", "video", "audio", "document", "sticker"):
+            o = _req(body, kind, "")
+            cls: type[Media] = {
+                "image": Image,
+                "video": Video,
+                "audio": Audio,
+                "document": Document,
+                "sticker": Sticker,
+            }[kind]
+            extra: dict[str, Any] = {}
+            if kind in ("image", "video", "document"):
+                extra["caption"] = _str(o, "caption")
+            if kind == "document":
+                extra["filename"] = _str(o, "filename")
+            content = cast("Content", _media_out(cls, o, kind, **extra))
+        elif kind == "location":
+            o = _req(body, "location", "")
+            content = Location(
+                latitude=float(_req(o, "latitude", "location.")),
+                longitude=float(_req(o, "longitude", "location.")),
+                name=_str(o, "name"),
+                address=_str(o, "address"),
+            )
+        elif kind == "contacts":
+            items = _req(body, "contacts", "")
+            if not isinstance(items, list):
+                raise OutboundError(100, "Invalid parameter: contacts must be a list")
+            content = _contacts_in(items)
+        elif kind == "reaction":
+            o = _req(body, "reaction", "")
+            content = Reaction(
+                message_id=str(_req(o, "message_id", "reaction.")), emoji=str(o.get("emoji", ""))
+            )
+        elif kind == "interactive":
+            content = _interactive_out(_req(body, "interactive", ""), body)
+        elif kind == "template":
+            content = _template_out(_req(body, "template", ""))
+        else:
+            raise OutboundError(100, f"Invalid parameter: unknown message type {kind!r}")
+    except OutboundError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, ConfigurationError) as exc:
+        raise OutboundError(100, f"Invalid parameter: {exc}") from None
+    return to, content, reply_to
+
+
+def _text_of(o: Any, key: str) -> str | None:
+    part = o.get(key) if isinstance(o, dict) else None
+    return _str(part, "text") if isinstance(part, dict) else None
+
+
+def _interactive_out(i: Any, body: dict[str, Any]) -> Content:
+    from ...models.content import Button, ListRow, ListSection
+
+    itype = _req(i, "type", "interactive.")
+    action = i.get("action") if isinstance(i.get("action"), dict) else {}
+    body_text = _text_of(i, "body")
+    if itype == "button":
+        buttons = tuple(
+            Button(
+                id=str(_req(b["reply"], "id", "reply.")),
+                title=str(_req(b["reply"], "title", "reply.")),
+            )
+            for b in _req(action, "buttons", "action.")
+        )
+        return Buttons(
+            body_text or "", buttons, header=_text_of(i, "header"), footer=_text_of(i, "footer")
+        )
+    if itype == "list":
+        sections = tuple(
+            ListSection(
+                title=_str(s, "title"),
+                rows=tuple(
+                    ListRow(
+                        id=str(r["id"]), title=str(r["title"]), description=_str(r, "description")
+                    )
+                    for r in s.get("rows") or ()
+                ),
+            )
+            for s in _req(action, "sections", "action.")
+        )
+        return ListMenu(
+            body=body_text or "",
+            button=str(_req(action, "button", "action.")),
+            sections=sections,
+            header=_text_of(i, "header"),
+            footer=_text_of(i, "footer"),
+        )
+    if itype == "cta_url":
+        params = _req(action, "parameters", "action.")
+        return UrlButton(
+            body=body_text or "",
+            text=str(_req(params, "display_text", "parameters.")),
+            url=str(_req(params, "url", "parameters.")),
+            header=_text_of(i, "header"),
+            footer=_text_of(i, "footer"),
+        )
+    return Raw({k: v for k, v in body.items() if k in ("type", "interactive")})
+
+
+def _template_out(t: Any) -> Template:
+    from ...models.content import TemplateButtonParam, TemplateHeader
+
+    name = _req(t, "name", "template.")
+    language = _req(_req(t, "language", "template."), "code", "template.language.")
+    params: tuple[str, ...] | dict[str, str] = ()
+    header: TemplateHeader | None = None
+    buttons: list[TemplateButtonParam] = []
+    for comp in t.get("components") or ():
+        ctype = str(comp.get("type", "")).lower()
+        parameters = comp.get("parameters") or []
+        if ctype == "body":
+            if any(isinstance(p, dict) and "parameter_name" in p for p in parameters):
+                params = {
+                    str(p.get("parameter_name", "")): str(p.get("text", "")) for p in parameters
+                }
+            else:
+                params = tuple(str(p.get("text", "")) for p in parameters)
+        elif ctype == "header" and parameters:
+            p = parameters[0]
+            ptype = str(p.get("type", ""))
+            if ptype == "text":
+                header = TemplateHeader(kind="text", text=str(p.get("text", "")))
+            elif ptype in ("image", "video", "document"):
+                cls: type[Media] = {"image": Image, "video": Video, "document": Document}[ptype]
+                header = TemplateHeader(kind=ptype, media=_media_out(cls, p.get(ptype), ptype))  # type: ignore[arg-type]
+            elif ptype == "location":
+                loc = p.get("location") or {}
+                header = TemplateHeader(
+                    kind="location",
+                    location=Location(
+                        latitude=float(loc["latitude"]), longitude=float(loc["longitude"])
+                    ),
+                )
+            else:
+                raise OutboundError(132012, f"header parameter type {ptype!r} is not supported")
+        elif ctype == "button":
+            sub = str(comp.get("sub_type", "quick_reply"))
+            if sub not in ("quick_reply", "url", "copy_code", "flow"):
+                raise OutboundError(100, f"Invalid parameter: button sub_type {sub!r}")
+            first = parameters[0] if parameters else {}
+            value = first.get("payload") or first.get("text") or first.get("coupon_code") or ""
+            if isinstance(first.get("action"), dict):
+                value = str(first["action"].get("flow_token", ""))
+            buttons.append(
+                TemplateButtonParam(
+                    index=int(comp.get("index", 0)),
+                    sub_type=sub,  # type: ignore[arg-type]
+                    value=str(value),
+                )
+            )
+    return Template(
+        str(name), language=str(language), params=params, header=header, buttons=buttons
+    )

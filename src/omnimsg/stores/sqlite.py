@@ -1,0 +1,169 @@
+"""The SQLite store: embedded, durable, shared by the processes of one machine."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+from ..clock import Clock, SystemClock
+from ..exceptions import StoreError
+
+__all__ = ["AsyncSQLiteStore", "SQLiteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS omnimsg_kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires REAL
+)
+"""
+
+
+class SQLiteStore:
+    """A key-value table in an SQLite file (``":memory:"`` for a private in-memory one).
+
+    Writes are atomic (``INSERT ... ON CONFLICT``); WAL mode lets several processes share the
+    file. Blocking: give :class:`AsyncSQLiteStore` to an :class:`~omnimsg.AsyncClient`.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=30
+            )
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store: {exc}") from exc
+
+    def _run(self, sql: str, args: tuple[object, ...]) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store failed: {exc}") from exc
+
+    def _expiry(self, ttl: float | None) -> float | None:
+        return None if ttl is None else self._clock.time() + ttl
+
+    def get(self, key: str) -> bytes | None:
+        """The value, or ``None`` when absent or expired."""
+        with self._lock:
+            row = self._run(
+                "SELECT value FROM omnimsg_kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                (key, self._clock.time()),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Write ``value``; it expires after ``ttl`` seconds when given."""
+        with self._lock:
+            self._run(
+                "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
+                (key, value, self._expiry(ttl)),
+            )
+
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Write only if absent or expired; ``True`` if this call wrote it."""
+        now = self._clock.time()
+        with self._lock:
+            cur = self._run(
+                "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires "
+                "WHERE omnimsg_kv.expires IS NOT NULL AND omnimsg_kv.expires <= ?",
+                (key, value, self._expiry(ttl), now),
+            )
+            return cur.rowcount == 1
+
+    def delete(self, key: str) -> None:
+        """Remove the key if present."""
+        with self._lock:
+            self._run("DELETE FROM omnimsg_kv WHERE key = ?", (key,))
+
+    def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Add ``amount`` to an integer counter (created at 0) and return it."""
+        now = self._clock.time()
+        with self._lock:
+            self._run("BEGIN IMMEDIATE", ())
+            try:
+                row = self._run(
+                    "SELECT value, expires FROM omnimsg_kv WHERE key = ? "
+                    "AND (expires IS NULL OR expires > ?)",
+                    (key, now),
+                ).fetchone()
+                if row is None:
+                    value, expires = amount, self._expiry(ttl)
+                else:
+                    try:
+                        value, expires = int(bytes(row[0])) + amount, row[1]
+                    except ValueError as exc:
+                        raise StoreError(f"key {key!r} does not hold a counter") from exc
+                self._run(
+                    "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) "
+                    "DO UPDATE SET value = excluded.value, expires = excluded.expires",
+                    (key, str(value).encode(), expires),
+                )
+                self._run("COMMIT", ())
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return value
+
+    def purge(self) -> int:
+        """Delete expired rows now; returns how many."""
+        with self._lock:
+            cur = self._run(
+                "DELETE FROM omnimsg_kv WHERE expires IS NOT NULL AND expires <= ?",
+                (self._clock.time(),),
+            )
+            return cur.rowcount
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return "SQLiteStore()"
+
+
+class AsyncSQLiteStore:
+    """:class:`SQLiteStore` for async code: each call runs in a worker thread.
+
+    Never blocks the event loop (the anti-pattern of calling sqlite3 inside ``async def``).
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, clock: Clock | None = None) -> None:
+        self.sync = SQLiteStore(path, clock=clock)
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or ``None`` when absent or expired."""
+        return await asyncio.to_thread(self.sync.get, key)
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Write ``value``; it expires after ``ttl`` seconds when given."""
+        await asyncio.to_thread(self.sync.set, key, value, ttl)
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Write only if absent or expired; ``True`` if this call wrote it."""
+        return await asyncio.to_thread(self.sync.add, key, value, ttl)
+
+    async def delete(self, key: str) -> None:
+        """Remove the key if present."""
+        await asyncio.to_thread(self.sync.delete, key)
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Add ``amount`` to an integer counter and return it."""
+        return await asyncio.to_thread(self.sync.incr, key, amount, ttl)
+
+    async def aclose(self) -> None:
+        """Close the database connection."""
+        await asyncio.to_thread(self.sync.close)
+
+    def __repr__(self) -> str:
+        return "AsyncSQLiteStore()"

@@ -1,0 +1,318 @@
+"""Public test helpers: a fake clock, a ready simulator config, and harnesses that wire an
+omnimsg client to the in-process simulator (no socket) with webhooks flowing back.
+
+::
+
+    from omnimsg.testing import SimHarness
+
+    with SimHarness() as h:
+        event = h.customer_says("15550001111", "where is my order?")
+        h.client.send(event.sender, Text("On its way!"))
+        h.advance(hours=25)
+        h.client.window(event.sender).open    # False
+
+The same helpers back the ``omnimsg_sim`` pytest plugin's fixtures.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .async_client import AsyncClient
+from .client import Client
+from .clock import FakeClock
+from .models.events import Event
+from .platforms.whatsapp import WhatsApp
+
+if TYPE_CHECKING:
+    from omnimsg_sim import InProcessSimulator, SimConfig
+
+__all__ = [
+    "DEFAULT_WHATSAPP",
+    "AsyncSimHarness",
+    "FakeClock",
+    "ServerThread",
+    "SimHarness",
+    "whatsapp_channel",
+    "whatsapp_sim_config",
+]
+
+DEFAULT_WHATSAPP: dict[str, Any] = {
+    "phone_number_id": "106540352242922",
+    "waba_id": "102290129340398",
+    "access_token": "sim-whatsapp-token",
+    "app_secret": "sim-whatsapp-app-secret",
+    "verify_token": "sim-verify-token",
+    "webhook_url": "http://app.test/webhooks/whatsapp",
+    "display_phone_number": "15550783881",
+    "customers": [
+        {"wa_id": "15551230001", "name": "Ada Lovelace"},
+        {"wa_id": "15551230002", "name": "Alan Turing", "user_id": "US.13491208655302741918"},
+    ],
+    "templates": [
+        {
+            "name": "order_update",
+            "category": "UTILITY",
+            "body": "Hi {{1}}, your order {{2}} is {{3}}.",
+        },
+        {
+            "name": "follow_up",
+            "category": "UTILITY",
+            "parameter_format": "NAMED",
+            "body": "Hello {{customer}}, can we help with anything else?",
+        },
+        {
+            "name": "spring_sale",
+            "category": "MARKETING",
+            "status": "PENDING",
+            "body": "20% off until {{1}}!",
+        },
+    ],
+}
+"""The default simulated WhatsApp account (fake credentials, never real ones)."""
+
+
+def whatsapp_sim_config(**overrides: Any) -> SimConfig:
+    """A simulator config with one WhatsApp account; ``overrides`` replace account fields.
+
+    The ``sim`` table can be overridden with ``sim={...}``; the clock starts frozen at
+    2026-03-02T09:00:00Z so tests are deterministic.
+    """
+    from omnimsg_sim import parse_config
+
+    sim = {"seed": 1, "start": "2026-03-02T09:00:00Z", **overrides.pop("sim", {})}
+    return parse_config(
+        {"sim": sim, "whatsapp": [{**DEFAULT_WHATSAPP, **overrides}]}, source="test config"
+    )
+
+
+def whatsapp_channel(config: SimConfig, base_url: str, index: int = 0) -> WhatsApp:
+    """The omnimsg channel matching simulated WhatsApp account ``index``."""
+    a = config.whatsapp[index]
+    return WhatsApp(
+        phone_number_id=a.phone_number_id,
+        access_token=a.access_token,
+        app_secret=a.app_secret,
+        verify_token=a.verify_token or None,
+        waba_id=a.waba_id,
+        base_url=base_url,
+    )
+
+
+class _Base:
+    sim: InProcessSimulator
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the ``/_sim`` control plane."""
+        return self.sim.control(method, path, body)
+
+    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0) -> Any:
+        """Move the simulator's (and the client's) clock; due webhooks are delivered."""
+        total = seconds + 60 * minutes + 3600 * hours
+        return self.control("POST", "/_sim/clock/advance", {"seconds": total})
+
+    def outbox(self, **filters: str) -> list[dict[str, Any]]:
+        """What the business sent (``user=``, ``account=`` filters)."""
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        return list(
+            self.control("GET", "/_sim/outbox" + (f"?{query}" if query else ""))["messages"]
+        )
+
+
+class SimHarness(_Base):
+    """A sync :class:`~omnimsg.Client` wired to an in-process simulator.
+
+    Webhooks from the simulator go to ``client.webhooks.handle`` (or to ``on_webhook`` if
+    given); new events are appended to :attr:`events`.
+    """
+
+    def __init__(
+        self, config: SimConfig | None = None, *, preflight: bool = True, **client_kwargs: Any
+    ) -> None:
+        from omnimsg_sim import InProcessSimulator
+
+        self.config = config or whatsapp_sim_config()
+        self.events: list[Event] = []
+        self.sim = InProcessSimulator(
+            self.config, webhook_transport=httpx.MockTransport(self._webhook)
+        )
+        self.clock = self.sim.core.world.clock
+        self.client = Client(
+            [whatsapp_channel(self.config, self.sim.base_url)],
+            transport=self.sim.transport(),
+            clock=self.clock,
+            preflight=preflight,
+            **client_kwargs,
+        )
+        self.on_event: Callable[[Event], None] | None = None
+
+    def _webhook(self, request: httpx.Request) -> httpx.Response:
+        outcome = self.client.webhooks.handle(
+            "whatsapp", request.method, str(request.url), request.headers, request.read()
+        )
+        self.events.extend(outcome.events)
+        if self.on_event is not None:
+            for event in outcome.events:
+                self.on_event(event)
+        return httpx.Response(outcome.status, content=outcome.body)
+
+    def customer_says(self, user: str, text: str | None = None, **message: Any) -> Event:
+        """A customer sends a message; returns the event the app received."""
+        before = len(self.events)
+        spec: dict[str, Any] = {"platform": "whatsapp", "user": user, **message}
+        if text is not None:
+            spec["text"] = text
+        result = self.control("POST", "/_sim/inbound", spec)
+        if "error" in result:
+            raise AssertionError(result["error"]["message"])
+        mine = [
+            e
+            for e in self.events[before:]
+            if getattr(e, "message_id", None) == result["message_id"]
+        ]
+        if not mine:
+            raise AssertionError(f"the app did not receive the message: {result.get('delivery')}")
+        return mine[0]
+
+    def close(self) -> None:
+        """Close the client and the simulator."""
+        self.client.close()
+        self.sim.close()
+
+    def __enter__(self) -> SimHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncSimHarness(_Base):
+    """An :class:`~omnimsg.AsyncClient` wired to an in-process simulator."""
+
+    def __init__(
+        self, config: SimConfig | None = None, *, preflight: bool = True, **client_kwargs: Any
+    ) -> None:
+        from omnimsg_sim import InProcessSimulator
+
+        self.config = config or whatsapp_sim_config()
+        self.events: list[Event] = []
+        self.sim = InProcessSimulator(
+            self.config, async_webhook_transport=httpx.MockTransport(self._webhook)
+        )
+        self.clock = self.sim.core.world.clock
+        self.client = AsyncClient(
+            [whatsapp_channel(self.config, self.sim.base_url)],
+            transport=self.sim.async_transport(),
+            clock=self.clock,
+            preflight=preflight,
+            **client_kwargs,
+        )
+
+    async def _webhook(self, request: httpx.Request) -> httpx.Response:
+        outcome = await self.client.webhooks.handle(
+            "whatsapp", request.method, str(request.url), request.headers, await request.aread()
+        )
+        self.events.extend(outcome.events)
+        return httpx.Response(outcome.status, content=outcome.body)
+
+    async def acontrol(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the control plane through the async path (webhooks reach the async client)."""
+        import json
+
+        from omnimsg_sim.effects import SimRequest
+
+        raw = b"" if body is None else json.dumps(body).encode()
+        path, _, query = path.partition("?")
+        from urllib.parse import parse_qs
+
+        response = await self.sim.ahandle(
+            SimRequest(
+                method=method,
+                path=path,
+                query=parse_qs(query),
+                body=raw,
+                base_url=self.sim.base_url,
+            )
+        )
+        return json.loads(response.body) if response.body else None
+
+    async def customer_says(self, user: str, text: str | None = None, **message: Any) -> Event:
+        """A customer sends a message; returns the event the app received."""
+        spec: dict[str, Any] = {"platform": "whatsapp", "user": user, **message}
+        if text is not None:
+            spec["text"] = text
+        result = await self.acontrol("POST", "/_sim/inbound", spec)
+        mine = [
+            e for e in self.events if getattr(e, "message_id", None) == result.get("message_id")
+        ]
+        if not mine:
+            raise AssertionError(f"the app did not receive the message: {result}")
+        return mine[0]
+
+    async def aadvance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0) -> Any:
+        """Move the clock through the async path."""
+        total = seconds + 60 * minutes + 3600 * hours
+        return await self.acontrol("POST", "/_sim/clock/advance", {"seconds": total})
+
+    async def aclose(self) -> None:
+        """Close the client and the simulator."""
+        await self.client.aclose()
+        await self.sim.aclose()
+
+
+class ServerThread:
+    """The simulator server (aiohttp, real socket on 127.0.0.1, port 0) in a background thread.
+
+    Works from sync and async tests alike: ``with ServerThread(config) as url: ...``.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.url = ""
+        self._ready = threading.Event()
+        self._stop: Callable[[], None] | None = None
+        self._thread = threading.Thread(target=self._run, name="omnimsg-sim", daemon=True)
+        self.simulator: Any = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        import asyncio
+
+        from omnimsg_sim.app import Simulator
+
+        async def main() -> None:
+            self.simulator = Simulator(self.config)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            def request_stop() -> None:
+                loop.call_soon_threadsafe(stop.set)
+
+            self._stop = request_stop
+            try:
+                self.url = await self.simulator.start()
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                raise
+            self._ready.set()
+            await stop.wait()
+            await self.simulator.stop()
+
+        asyncio.run(main())
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        if not self._ready.wait(timeout=30):
+            raise TimeoutError("the simulator did not start within 30 s")
+        if self._error is not None:
+            raise self._error
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._stop()
+        self._thread.join(timeout=30)

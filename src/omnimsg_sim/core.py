@@ -1,0 +1,277 @@
+"""The simulator's sans-I/O core: every request in, a flow out; drivers do the I/O.
+
+The same core serves the aiohttp server (``omnimsg-sim serve``) and the in-process httpx
+transport (no socket), so both modes behave identically.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from omnimsg.clock import FakeClock
+from omnimsg.exceptions import ConfigurationError
+
+from .config import SimConfig
+from .effects import Deliver, Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
+from .enforcement import json_response
+from .faults import Faults
+from .platforms.whatsapp import WhatsAppSim, outcome_json
+from .world import World
+
+__all__ = ["SimCore"]
+
+
+def _error(status: int, message: str) -> SimResponse:
+    return json_response({"error": {"message": message}}, status)
+
+
+class SimCore:
+    """All simulated platforms behind one ``handle(request)``."""
+
+    def __init__(self, config: SimConfig, *, world: World | None = None) -> None:
+        self.config = config
+        self.world = world or World(config)
+        self.faults = Faults()
+        self.whatsapp = WhatsAppSim(config.whatsapp, self.world, self.faults)
+        self._pumping = False
+
+    def reset(self) -> None:
+        """Forget everything that happened; back to the config's initial state and time."""
+        start = self.world.start
+        clock = self.world.clock
+        if isinstance(clock, FakeClock):
+            clock.rewind(start)  # a frozen clock goes back to where it started
+        self.world = World(self.config, clock=clock)
+        self.world.start = start
+        self.faults.clear()
+        self.whatsapp = WhatsAppSim(self.config.whatsapp, self.world, self.faults)
+
+    # --- entry point ---
+
+    def handle(self, req: SimRequest) -> SimFlow[SimResponse]:
+        """Answer one HTTP request (effects: deliveries, pauses)."""
+        if len(req.body) > self.config.sim.max_body_bytes:
+            return _error(
+                413, f"request body is larger than {self.config.sim.max_body_bytes} bytes"
+            )
+        if req.path.startswith("/_sim/") or req.path == "/_sim":
+            return (yield from self._control(req))
+        flow = self.whatsapp.route(req)
+        if flow is not None:
+            return (yield from flow)
+        unknown = self.whatsapp.unknown_object(req)
+        if unknown is not None:
+            return unknown
+        return _error(
+            404,
+            f"omnimsg-sim does not serve {req.method} {req.path}; see /_sim/health for what it does",
+        )
+
+    # --- webhook pumping ---
+
+    def pump(self) -> SimFlow[list[dict[str, Any]]]:
+        """Deliver everything due by now, in order; returns what was delivered."""
+        if self._pumping:
+            return []  # a delivery's handler called back into the simulator: the outer pump goes on
+        self._pumping = True
+        done: list[dict[str, Any]] = []
+        try:
+            while True:
+                delivery = self.world.pop_due(self.world.now())
+                if delivery is False:
+                    break
+                if delivery is None or not isinstance(delivery, Delivery):
+                    continue
+                done.append((yield from self.deliver(delivery)))
+        finally:
+            self._pumping = False
+        return done
+
+    def deliver(self, delivery: Delivery) -> SimFlow[dict[str, Any]]:
+        """One delivery attempt, logged, retried later when the app did not take it."""
+        fault = self.faults.take(
+            delivery.platform, f"{delivery.platform}.webhook", delivery.account, None
+        )
+        outcome: DeliveryOutcome = yield Deliver(delivery)
+        self.world.record(delivery, outcome)
+        if fault is not None and fault.action == "duplicate":
+            again: DeliveryOutcome = yield Deliver(delivery)
+            self.world.record(delivery, again)
+        retry_at = None
+        if not outcome.ok and delivery.kind != "handshake":
+            retry_at = self.world.retry_later(delivery)
+        return {
+            "delivery_id": delivery.id,
+            "kind": delivery.kind,
+            "attempt": delivery.attempt,
+            "retry_at": retry_at,
+            **outcome_json(outcome),
+        }
+
+    def advance(self, seconds: float) -> SimFlow[list[dict[str, Any]]]:
+        """Move the clock, stopping at each due item so webhooks go out at their own time."""
+        clock = self.world.clock
+        target = clock.time() + seconds
+        done: list[dict[str, Any]] = []
+        while True:
+            due = self.world.next_due()
+            if due is None or due > target:
+                break
+            if due > clock.time():
+                clock.advance(due - clock.time())
+            done.extend((yield from self.pump()))
+        if target > clock.time():
+            clock.advance(target - clock.time())
+        done.extend((yield from self.pump()))
+        return done
+
+    # --- control plane (/_sim) ---
+
+    def _json(self, req: SimRequest) -> Any:
+        if not req.body:
+            return {}
+        try:
+            return json.loads(req.body)
+        except ValueError as exc:
+            raise ConfigurationError(f"the body is not valid JSON: {exc}") from None
+
+    def _control(self, req: SimRequest) -> SimFlow[SimResponse]:
+        try:
+            return (yield from self._control_inner(req))
+        except ConfigurationError as exc:
+            return _error(400, str(exc))
+
+    def _control_inner(self, req: SimRequest) -> SimFlow[SimResponse]:
+        path, method = req.path.rstrip("/"), req.method.upper()
+        w = self.world
+        if path == "/_sim/health" and method == "GET":
+            return json_response(
+                {
+                    "status": "ok",
+                    "platforms": {"whatsapp": sorted(self.whatsapp.numbers)},
+                    "now": w.now(),
+                    "pending": w.pending(),
+                }
+            )
+        if path == "/_sim/reset" and method == "POST":
+            self.reset()
+            return json_response({"status": "reset", "now": self.world.now()})
+        if path == "/_sim/clock" and method == "GET":
+            return json_response(self._clock_json())
+        if path == "/_sim/clock/advance" and method == "POST":
+            body = self._json(req)
+            seconds = body.get("seconds") if isinstance(body, dict) else None
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                return _error(400, "'seconds' must be a non-negative number")
+            delivered = yield from self.advance(float(seconds))
+            return json_response({**self._clock_json(), "delivered": delivered})
+        if path == "/_sim/inbound" and method == "POST":
+            return (yield from self._inbound(self._json(req)))
+        if path == "/_sim/outbox" and method == "GET":
+            return json_response({"messages": self._outbox(req)})
+        if path == "/_sim/outbox" and method == "DELETE":
+            w.outbox.clear()
+            return json_response({"status": "cleared"})
+        if path == "/_sim/webhooks" and method == "GET":
+            return json_response({"deliveries": [d.to_json() for d in w.deliveries]})
+        if path == "/_sim/webhooks/verify" and method == "POST":
+            return (yield from self._verify(self._json(req)))
+        if path == "/_sim/deliver" and method == "POST":
+            return json_response({"delivered": (yield from self.pump())})
+        if path == "/_sim/templates" and method == "GET":
+            return json_response(
+                {
+                    "templates": [
+                        {
+                            **t.to_json(),
+                            "waba_id": self.whatsapp._waba_of.get(t.id),
+                            "platform": "whatsapp",
+                        }
+                        for t in self.whatsapp.templates.values()
+                    ]
+                }
+            )
+        if path == "/_sim/templates/status" and method == "POST":
+            return (yield from self._template_status(self._json(req)))
+        if path == "/_sim/faults":
+            if method == "GET":
+                return json_response({"faults": [f.to_json() for f in self.faults.rules]})
+            if method == "POST":
+                return json_response(self.faults.add(self._json(req)).to_json(), 201)
+            if method == "DELETE":
+                self.faults.clear()
+                return json_response({"status": "cleared"})
+        if path == "/_sim/state" and method == "GET":
+            return json_response({"whatsapp": self.whatsapp.state(), "now": w.now()})
+        return _error(404, f"no control endpoint {method} {path}")
+
+    def _clock_json(self) -> dict[str, Any]:
+        from omnimsg.clock import to_datetime
+
+        now = self.world.now()
+        return {
+            "now": to_datetime(now).isoformat(),
+            "timestamp": now,
+            "mode": self.config.sim.clock,
+            "pending": self.world.pending(),
+        }
+
+    def _outbox(self, req: SimRequest) -> list[dict[str, Any]]:
+        entries = self.world.outbox
+        for key in ("platform", "account", "user"):
+            want = req.arg(key)
+            if want:
+                entries = [e for e in entries if getattr(e, key) == want]
+        include_raw = req.arg("raw") != "false"
+        return [e.to_json(include_raw=include_raw) for e in entries]
+
+    def _inbound(self, body: Any) -> SimFlow[SimResponse]:
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        platform = body.get("platform", "whatsapp")
+        if platform != "whatsapp":
+            return _error(400, f"platform {platform!r} is not simulated yet")
+        made = self.whatsapp.inbound(body)
+        if isinstance(made, str):
+            return _error(400, made)
+        delivery, message = made
+        result: dict[str, Any] = {"message_id": message["id"], "message": message}
+        if delivery is None:
+            result["delivery"] = None
+            result["note"] = "the account has no webhook_url: nothing was delivered"
+        else:
+            result["delivery"] = yield from self.deliver(delivery)
+        # Anything the app's handler caused (status webhooks of its replies) goes out too.
+        result["then"] = yield from self.pump()
+        return json_response(result)
+
+    def _verify(self, body: Any) -> SimFlow[SimResponse]:
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        challenge = str(body.get("challenge") or self.world.digits(10))
+        made = self.whatsapp.handshake(body.get("account"), challenge)
+        if isinstance(made, str):
+            return _error(400, made)
+        outcome = yield from self.deliver(made)
+        verified = outcome["status"] == 200 and outcome["body"] == challenge
+        return json_response({"verified": verified, "challenge": challenge, "delivery": outcome})
+
+    def _template_status(self, body: Any) -> SimFlow[SimResponse]:
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        name, language, status = body.get("name"), body.get("language", "en_US"), body.get("status")
+        if (
+            not isinstance(name, str)
+            or not isinstance(status, str)
+            or not isinstance(language, str)
+        ):
+            return _error(400, "'name' and 'status' (and optional 'language') are required strings")
+        changed = self.whatsapp.set_template_status(
+            body.get("waba_id"), name, language, status, body.get("reason")
+        )
+        if changed is None:
+            return _error(404, f"no template {name!r} in {language!r} (or ambiguous waba_id)")
+        stored, delivery = changed
+        outcome = None if delivery is None else (yield from self.deliver(delivery))
+        return json_response({"template": stored.to_json(), "delivery": outcome})

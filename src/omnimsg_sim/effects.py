@@ -1,0 +1,83 @@
+"""What the simulator's sans-I/O core asks its drivers to do."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, TypeAlias, TypeVar
+
+import attrs
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """One webhook request to the app under test."""
+
+    id: int
+    platform: str
+    account: str
+    kind: str
+    url: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
+    attempt: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryOutcome:
+    """What the app answered (``status`` is ``None`` when it did not answer)."""
+
+    status: int | None
+    body: bytes = b""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """A 2xx answer."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+@attrs.frozen
+class Deliver:
+    """Effect: perform a delivery (result: :class:`DeliveryOutcome`)."""
+
+    delivery: Delivery
+
+
+@attrs.frozen
+class Pause:
+    """Effect: wait real seconds (injected latency)."""
+
+    seconds: float
+
+
+SimFlow: TypeAlias = Generator[Deliver | Pause, Any, T]
+
+
+@attrs.frozen(kw_only=True)
+class SimRequest:
+    """An HTTP request to the simulator (headers lower-cased)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]] = attrs.field(factory=dict)
+    headers: dict[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    base_url: str = "http://127.0.0.1"
+
+    def arg(self, name: str) -> str | None:
+        """The first value of a query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@attrs.frozen(kw_only=True)
+class SimResponse:
+    """An HTTP answer from the simulator."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()

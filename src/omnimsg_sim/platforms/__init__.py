@@ -1,0 +1,1 @@
+"""One module per platform: routes -> world -> native responses."""

@@ -1,0 +1,1158 @@
+"""The simulated WhatsApp Cloud API (spec/whatsapp.md), served at the real Graph paths.
+
+State per business number: customers (keyed by ``wa_id`` and BSUID), their last inbound
+time (the 24 h window), pair-rate buckets, the tier's business-initiated reach, templates,
+media. Rules are :mod:`omnimsg.rules.whatsapp`, the same code the SDK runs before sending.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import attrs
+
+from omnimsg.models.content import (
+    Content,
+    Media,
+    Reaction,
+    Template,
+    Text,
+)
+from omnimsg.platforms.whatsapp.wire import OutboundError, decode_outbound
+from omnimsg.rules import whatsapp as rules
+from omnimsg.signing import sign_hub_sha256
+
+from ..config import WhatsAppAccount, WhatsAppTemplateSeed
+from ..effects import Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
+from ..enforcement import graph_error, json_response, violation_response
+from ..faults import Faults
+from ..world import OutboxEntry, World
+
+__all__ = ["Customer", "Number", "StoredMedia", "StoredTemplate", "WhatsAppSim", "outcome_json"]
+
+_VERSIONED = re.compile(r"^/v\d+\.\d+/(.+)$")
+_MEDIA_TTL = 30 * 86_400.0  # §7.3: uploaded media persist 30 days
+_URL_TTL = 300.0  # §7.3: download URLs live ~5 minutes
+# §7.3 size limits by MIME family (bytes).
+_MEDIA_LIMITS = {
+    "image": 5 << 20,
+    "video": 16 << 20,
+    "audio": 16 << 20,
+    "application": 100 << 20,
+    "text": 100 << 20,
+}
+_STICKER_LIMIT = 500 << 10
+
+
+@attrs.define(slots=True)
+class Customer:
+    """A simulated WhatsApp user."""
+
+    wa_id: str
+    name: str
+    user_id: str | None = None
+    last_inbound: float | None = None
+    pair: rules.PairBucket | None = None
+
+
+@attrs.define(kw_only=True)
+class StoredTemplate:
+    """A template as the simulated WABA stores it."""
+
+    id: str
+    name: str
+    language: str
+    category: str
+    status: str
+    parameter_format: str
+    components: list[Any]
+    reason: str | None = None
+
+    def spec(self) -> rules.TemplateSpec:
+        """What the rules need."""
+        return rules.template_spec(
+            name=self.name,
+            language=self.language,
+            status=self.status,
+            category=self.category,
+            components=self.components,
+            parameter_format=self.parameter_format,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The Graph representation."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "language": self.language,
+            "status": self.status,
+            "category": self.category,
+            "parameter_format": self.parameter_format,
+            "components": self.components,
+        }
+
+    def render(self, content: Template) -> str:
+        """The body text with the parameters filled in (for transcripts)."""
+        body = next(
+            (
+                c.get("text", "")
+                for c in self.components
+                if str(c.get("type", "")).upper() == "BODY"
+            ),
+            "",
+        )
+        values = content.params
+        if isinstance(values, dict):
+            for k, v in values.items():
+                body = re.sub(r"\{\{\s*" + re.escape(k) + r"\s*\}\}", v, body)
+        else:
+            for i, v in enumerate(values, 1):
+                body = re.sub(r"\{\{\s*" + str(i) + r"\s*\}\}", v, body)
+        return str(body)
+
+
+@attrs.define(kw_only=True)
+class StoredMedia:
+    """An uploaded (or customer-sent) media object."""
+
+    id: str
+    account: str
+    data: bytes
+    mime_type: str
+    sha256: str
+    created: float
+    filename: str | None = None
+
+
+class Number:
+    """One simulated business phone number and its WABA."""
+
+    def __init__(self, cfg: WhatsAppAccount, world: World) -> None:
+        self.cfg = cfg
+        self.policy = attrs.evolve(rules.latest(), tier_limit=cfg.tier_limit)
+        self.customers: dict[str, Customer] = {}
+        self.tier: dict[str, float] = {}
+        self.inbound_ids: set[str] = set()
+        for c in cfg.customers:
+            self.add_customer(c.wa_id, c.name, c.user_id)
+
+    def add_customer(self, wa_id: str, name: str, user_id: str | None = None) -> Customer:
+        """Create (or return) a customer, reachable by phone and BSUID."""
+        existing = self.customers.get(wa_id) or (self.customers.get(user_id) if user_id else None)
+        if existing is not None:
+            return existing
+        customer = Customer(wa_id=wa_id, name=name, user_id=user_id)
+        self.customers[wa_id] = customer
+        if user_id:
+            self.customers[user_id] = customer
+        return customer
+
+    def tier_used(self, now: float) -> int:
+        """Unique customers reached outside a window in the last 24 h (exact)."""
+        horizon = now - self.policy.tier_window_seconds
+        stale = [u for u, t in self.tier.items() if t <= horizon]
+        for u in stale:
+            del self.tier[u]
+        return len(self.tier)
+
+
+class WhatsAppSim:
+    """Routes, state and webhooks of the simulated WhatsApp Cloud API."""
+
+    platform = "whatsapp"
+
+    def __init__(self, accounts: tuple[WhatsAppAccount, ...], world: World, faults: Faults) -> None:
+        self.world = world
+        self.faults = faults
+        self.numbers: dict[str, Number] = {a.phone_number_id: Number(a, world) for a in accounts}
+        self.by_waba: dict[str, Number] = {
+            a.waba_id: self.numbers[a.phone_number_id] for a in accounts
+        }
+        self.templates: dict[str, StoredTemplate] = {}
+        self.media: dict[str, StoredMedia] = {}
+        self.subscribed: set[str] = set()
+        self._waba_of: dict[str, str] = {}
+        for a in accounts:
+            for seed in a.templates:
+                self._add_template(a.waba_id, seed)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _trace(self) -> str:
+        return "A" + self.world.token(22)
+
+    def _wamid(self) -> str:
+        return "wamid.HBgL" + self.world.token(48)
+
+    def _add_template(self, waba: str, seed: WhatsAppTemplateSeed) -> StoredTemplate:
+        t = StoredTemplate(
+            id=self.world.digits(15),
+            name=seed.name,
+            language=seed.language,
+            category=seed.category,
+            status=seed.status,
+            parameter_format=seed.parameter_format,
+            components=[dict(c) for c in seed.components],
+        )
+        self.templates[t.id] = t
+        self._waba_of[t.id] = waba
+        return t
+
+    def _number(self, account: str | None) -> Number | None:
+        if account is None:
+            return next(iter(self.numbers.values())) if len(self.numbers) == 1 else None
+        return self.numbers.get(account)
+
+    def _auth(self, req: SimRequest, token: str) -> SimResponse | None:
+        header = req.headers.get("authorization", "")
+        given = (
+            header[7:] if header.lower().startswith("bearer ") else (req.arg("access_token") or "")
+        )
+        if not given:
+            return graph_error(
+                2500,
+                "An active access token must be used to query information about the current user.",
+                status=400,
+                trace=self._trace(),
+            )
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return graph_error(
+                190,
+                "Invalid OAuth access token - Cannot parse access token",
+                status=401,
+                trace=self._trace(),
+            )
+        return None
+
+    def _fault(
+        self, operation: str, account: str | None, user: str | None = None
+    ) -> SimFlow[SimResponse | None]:
+        fault = self.faults.take("whatsapp", operation, account, user)
+        if fault is None:
+            return None
+        if fault.latency_ms:
+            from ..effects import Pause
+
+            yield Pause(fault.latency_ms / 1000.0)
+        if fault.code is not None:
+            return graph_error(
+                fault.code,
+                fault.message or "Injected fault",
+                details=fault.message or "injected by /_sim/faults",
+                status=fault.status or 400,
+                trace=self._trace(),
+            )
+        if fault.status is not None:
+            return graph_error(
+                1,
+                fault.message or "An unknown error occurred",
+                status=fault.status,
+                trace=self._trace(),
+            )
+        return None
+
+    # --- routing -------------------------------------------------------------------------
+
+    def route(self, req: SimRequest) -> SimFlow[SimResponse] | None:
+        """The handler for a Graph request, or ``None`` when the path is not WhatsApp's."""
+        if req.path.startswith("/whatsapp_business/attachments"):
+            return self._download(req)
+        m = _VERSIONED.match(req.path)
+        if not m:
+            return None
+        parts = m.group(1).strip("/").split("/")
+        method = req.method.upper()
+        head = parts[0]
+        if len(parts) == 2 and head in self.numbers:
+            number = self.numbers[head]
+            if parts[1] == "messages" and method == "POST":
+                return self._messages(req, number)
+            if parts[1] == "media" and method == "POST":
+                return self._upload(req, number)
+        if len(parts) == 2 and head in self.by_waba:
+            number = self.by_waba[head]
+            if parts[1] == "message_templates":
+                if method == "POST":
+                    return self._create_template(req, number)
+                if method == "GET":
+                    return self._list_templates(req, number)
+                if method == "DELETE":
+                    return self._delete_template(req, number)
+            if parts[1] == "subscribed_apps":
+                return self._subscribed_apps(req, number)
+        if len(parts) == 1:
+            if head in self.numbers and method == "GET":
+                return self._phone_info(req, self.numbers[head])
+            if head in self.media:
+                return self._media_object(req, self.media[head])
+            if head in self.templates and method == "GET":
+                return self._template_object(req, self.templates[head])
+        if (
+            head in self.numbers
+            or head in self.by_waba
+            or head in self.media
+            or head in self.templates
+        ):
+            return self._unsupported(req, head)
+        return None
+
+    def _unsupported(self, req: SimRequest, head: str) -> SimFlow[SimResponse]:
+        yield from ()  # a flow that needs no effect
+        # Graph's own answer to an unknown object or edge (code 100, subcode 33).
+        return graph_error(
+            100,
+            f"Unsupported {req.method.lower()} request. Object with ID '{head}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation.",
+            status=400,
+            subcode=33,
+            trace=self._trace(),
+            error_type="GraphMethodException",
+        )
+
+    def unknown_object(self, req: SimRequest) -> SimResponse | None:
+        """The Graph answer for a versioned path whose object this simulator does not know."""
+        m = _VERSIONED.match(req.path)
+        if not m:
+            return None
+        head = m.group(1).strip("/").split("/")[0]
+        return graph_error(
+            100,
+            f"Unsupported {req.method.lower()} request. Object with ID '{head}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation.",
+            status=400,
+            subcode=33,
+            trace=self._trace(),
+            error_type="GraphMethodException",
+        )
+
+    # --- sending (§4, §5) ----------------------------------------------------------------
+
+    def _messages(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        try:
+            body = json.loads(req.body)
+        except ValueError:
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details="the request body is not valid JSON",
+                trace=self._trace(),
+            )
+        if isinstance(body, dict) and body.get("status") == "read":
+            return (yield from self._mark_read(body, number))
+        try:
+            to, content, reply_to = decode_outbound(body)
+        except OutboundError as exc:
+            title = "Required parameter is missing" if exc.code == 131008 else "Invalid parameter"
+            return graph_error(exc.code, title, details=str(exc), trace=self._trace())
+        injected = yield from self._fault("whatsapp.send", number.cfg.phone_number_id, to)
+        if injected is not None:
+            return injected
+        return self.accept_send(number, to, content, reply_to, body)
+
+    def send_state(
+        self, number: Number, customer: Customer | None, content: Content, now: float
+    ) -> rules.SendState:
+        """The rules' view of a conversation, from simulated state."""
+        template = None
+        if isinstance(content, Template):
+            stored = self._find_template(number.cfg.waba_id, content.name, content.language)
+            template = stored.spec() if stored else None
+        user = customer.wa_id if customer else ""
+        last = customer.last_inbound if customer else None
+        counts = rules.counts_toward_tier(content, rules.window_open(last, now, number.policy))
+        return rules.SendState(
+            now=now,
+            last_inbound_at=last,
+            template=template,
+            templates_known=True,
+            pair=customer.pair if (customer and number.cfg.pair_rate) else None,
+            tier_used=number.tier_used(now) if counts else 0,
+            tier_counted=counts and user in number.tier,
+        )
+
+    def accept_send(
+        self, number: Number, to: str, content: Content, reply_to: str | None, body: Any
+    ) -> SimResponse:
+        """Run the rules on a decoded send and answer as WhatsApp does."""
+        now = self.world.now()
+        customer = number.customers.get(to)
+        if customer is None and number.cfg.unknown_customers == "accept" and not rules_is_bsuid(to):
+            customer = number.add_customer(to, "Customer")
+        state = self.send_state(number, customer, content, now)
+        violations = rules.check_send(content, state, number.policy)
+        async_failure: dict[str, Any] | None = None
+        if violations:
+            first = violations[0]
+            if (
+                first.rule_id == "whatsapp.window.customer_service"
+                and number.cfg.window_error == "async"
+            ):
+                # §5.1: in production 131047 arrives as a `failed` status after a 200.
+                async_failure = {
+                    "code": 131047,
+                    "title": first.title,
+                    "message": first.title,
+                    "error_data": {"details": first.details},
+                    "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+                }
+            else:
+                return violation_response(first, self._trace())
+        if customer is None:
+            async_failure = {
+                "code": 131026,
+                "title": "Message undeliverable",
+                "message": "Message undeliverable",
+                "error_data": {"details": "Message Undeliverable."},
+            }
+        message_id = self._wamid()
+        if customer is not None and async_failure is None:
+            if number.cfg.pair_rate:
+                customer.pair = rules.consume_pair(customer.pair, now, number.policy)
+            if rules.counts_toward_tier(
+                content, rules.window_open(customer.last_inbound, now, number.policy)
+            ):
+                number.tier.setdefault(customer.wa_id, now)
+        entry = OutboxEntry(
+            seq=self.world.next_seq(),
+            platform="whatsapp",
+            account=number.cfg.phone_number_id,
+            user=customer.wa_id if customer else to,
+            message_id=message_id,
+            type=str(body.get("type", "text")),
+            text=self._describe(number, content),
+            timestamp=now,
+            raw=body,
+        )
+        self.world.outbox.append(entry)
+        self._schedule_statuses(number, entry, content, state, async_failure)
+        out: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": customer.wa_id if customer else to}],
+            "messages": [{"id": message_id}],
+        }
+        if isinstance(content, Template):
+            out["messages"][0]["message_status"] = "accepted"
+        return json_response(out)
+
+    def _describe(self, number: Number, content: Content) -> str | None:
+        if isinstance(content, Text):
+            return content.body
+        if isinstance(content, Template):
+            stored = self._find_template(number.cfg.waba_id, content.name, content.language)
+            return stored.render(content) if stored else f"[template {content.name}]"
+        if isinstance(content, Reaction):
+            return content.emoji
+        caption = getattr(content, "caption", None)
+        if isinstance(content, Media):
+            return caption or f"[{type(content).__name__.lower()}]"
+        body = getattr(content, "body", None)
+        if isinstance(body, str):
+            labels = [b.title for b in getattr(content, "buttons", ())]
+            return body + (" " + " | ".join(f"[{label}]" for label in labels) if labels else "")
+        return None
+
+    def _pricing(self, number: Number, content: Content, state: rules.SendState) -> dict[str, Any]:
+        # §3: per-message pricing since 2025-07-01; free-form in the window is free.
+        is_open = rules.window_open(state.last_inbound_at, state.now, number.policy)
+        if isinstance(content, Template) and state.template is not None:
+            category = state.template.category.lower()
+            if category == "utility" and is_open:
+                return {
+                    "billable": False,
+                    "pricing_model": "PMP",
+                    "category": "utility",
+                    "type": "free_customer_service",
+                }
+            return {
+                "billable": True,
+                "pricing_model": "PMP",
+                "category": category,
+                "type": "regular",
+            }
+        return {
+            "billable": False,
+            "pricing_model": "PMP",
+            "category": "service",
+            "type": "free_customer_service",
+        }
+
+    def _schedule_statuses(
+        self,
+        number: Number,
+        entry: OutboxEntry,
+        content: Content,
+        state: rules.SendState,
+        failure: dict[str, Any] | None,
+    ) -> None:
+        now = entry.timestamp
+        if failure is not None:
+            self.world.schedule(
+                now, lambda at: self._status(number, entry, "failed", at, errors=[failure])
+            )
+            return
+        pricing = self._pricing(number, content, state)
+        self.world.schedule(
+            now, lambda at: self._status(number, entry, "sent", at, pricing=pricing)
+        )
+        if isinstance(content, Reaction):
+            return  # §3: reactions only get `sent`
+        cfg = number.cfg
+        read_after = cfg.read_after
+        if read_after is None or read_after > cfg.deliver_after:
+            self.world.schedule(
+                now + cfg.deliver_after,
+                lambda at: self._status(number, entry, "delivered", at, pricing=pricing),
+            )
+        if read_after is not None:
+            # §3: when delivered and read coincide, only `read` is sent.
+            self.world.schedule(
+                now + read_after,
+                lambda at: self._status(number, entry, "read", at, pricing=pricing),
+            )
+
+    def _status(
+        self,
+        number: Number,
+        entry: OutboxEntry,
+        status: str,
+        at: float,
+        *,
+        pricing: dict[str, Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> Delivery | None:
+        entry.status = status
+        if errors:
+            entry.errors = errors
+        item: dict[str, Any] = {
+            "id": entry.message_id,
+            "status": status,
+            "timestamp": str(int(at)),
+            "recipient_id": entry.user,
+        }
+        callback = (
+            entry.raw.get("biz_opaque_callback_data") if isinstance(entry.raw, dict) else None
+        )
+        if callback:
+            item["biz_opaque_callback_data"] = callback
+        if pricing:
+            item["pricing"] = pricing
+        if errors:
+            item["errors"] = errors
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": self._metadata(number),
+            "contacts": [{"wa_id": entry.user}],  # §1.4: lean contacts on status webhooks
+            "statuses": [item],
+        }
+        return self._delivery(number, "status", value, "messages")
+
+    def _metadata(self, number: Number) -> dict[str, str]:
+        return {
+            "display_phone_number": number.cfg.display_phone_number,
+            "phone_number_id": number.cfg.phone_number_id,
+        }
+
+    def _delivery(
+        self,
+        number: Number,
+        kind: str,
+        value: dict[str, Any],
+        field: str,
+        *,
+        time: float | None = None,
+    ) -> Delivery | None:
+        if not number.cfg.webhook_url:
+            return None
+        entry: dict[str, Any] = {
+            "id": number.cfg.waba_id,
+            "changes": [{"value": value, "field": field}],
+        }
+        if time is not None:
+            entry["time"] = int(time)
+        payload = {"object": "whatsapp_business_account", "entry": [entry]}
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        return Delivery(
+            id=self.world.next_seq(),
+            platform="whatsapp",
+            account=number.cfg.phone_number_id,
+            kind=kind,
+            url=number.cfg.webhook_url,
+            body=body,
+            headers=(
+                ("content-type", "application/json"),
+                ("user-agent", "facebookexternalua"),
+                ("x-hub-signature-256", sign_hub_sha256(number.cfg.app_secret, body)),
+            ),
+        )
+
+    def _mark_read(self, body: dict[str, Any], number: Number) -> SimFlow[SimResponse]:
+        message_id = body.get("message_id")
+        injected = yield from self._fault("whatsapp.mark_read", number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        if body.get("messaging_product") != "whatsapp" or not isinstance(message_id, str):
+            return graph_error(
+                100, "Invalid parameter", details="message_id is required", trace=self._trace()
+            )
+        if message_id not in number.inbound_ids:
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details=f"unknown message_id {message_id}",
+                trace=self._trace(),
+            )
+        return json_response({"success": True})
+
+    # --- templates (§6) --------------------------------------------------------------------
+
+    def _find_template(self, waba: str, name: str, language: str) -> StoredTemplate | None:
+        for t in self.templates.values():
+            if t.name == name and t.language == language and self._waba_of.get(t.id) == waba:
+                return t
+        return None
+
+    def _create_template(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        injected = yield from self._fault("whatsapp.create_template", number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        try:
+            body = json.loads(req.body)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details="the body must be a JSON object",
+                trace=self._trace(),
+            )
+        violations = rules.check_template_definition(
+            name=body.get("name"),
+            language=body.get("language"),
+            category=body.get("category"),
+            components=body.get("components"),
+            parameter_format=body.get("parameter_format"),
+            policy=number.policy,
+        )
+        if violations:
+            return violation_response(violations[0], self._trace())
+        if self._find_template(number.cfg.waba_id, body["name"], body["language"]):
+            # UNVERIFIED subcode; Meta refuses a second template with the same name and language.
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details="Content in this language already exists",
+                subcode=2388024,
+                trace=self._trace(),
+            )
+        stored = self._add_template(
+            number.cfg.waba_id,
+            WhatsAppTemplateSeed(
+                name=body["name"],
+                language=body["language"],
+                category=str(body["category"]).upper(),
+                status="PENDING",
+                parameter_format=str(body.get("parameter_format") or "POSITIONAL").upper(),
+                components=tuple(body["components"]),
+            ),
+        )
+        return json_response({"id": stored.id, "status": "PENDING", "category": stored.category})
+
+    def _list_templates(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        injected = yield from self._fault("whatsapp.list_templates", number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        items = [
+            t for t in self.templates.values() if self._waba_of.get(t.id) == number.cfg.waba_id
+        ]
+        status, name = req.arg("status"), req.arg("name")
+        if status:
+            items = [t for t in items if t.status == status.upper()]
+        if name:
+            items = [t for t in items if name in t.name]
+        try:
+            limit = max(1, min(int(req.arg("limit") or 25), 1000))
+            start = int(
+                base64.urlsafe_b64decode((req.arg("after") or "MA==").encode()).decode() or 0
+            )
+        except ValueError:
+            return graph_error(
+                100, "Invalid parameter", details="bad limit or after cursor", trace=self._trace()
+            )
+        page = items[start : start + limit]
+        paging: dict[str, Any] = {
+            "cursors": {
+                "before": base64.urlsafe_b64encode(str(start).encode()).decode(),
+                "after": base64.urlsafe_b64encode(str(start + len(page)).encode()).decode(),
+            }
+        }
+        if start + limit < len(items):
+            query = {k: v[0] for k, v in req.query.items() if k != "after"}
+            query["after"] = paging["cursors"]["after"]
+            paging["next"] = f"{req.base_url}{req.path}?{urlencode(query)}"
+        return json_response({"data": [t.to_json() for t in page], "paging": paging})
+
+    def _delete_template(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        injected = yield from self._fault("whatsapp.delete_template", number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        name, hsm_id = req.arg("name"), req.arg("hsm_id")
+        if not name:
+            return graph_error(
+                100, "Invalid parameter", details="name is required", trace=self._trace()
+            )
+        doomed = [
+            t.id
+            for t in self.templates.values()
+            if self._waba_of.get(t.id) == number.cfg.waba_id
+            and t.name == name
+            and (hsm_id is None or t.id == hsm_id)
+        ]
+        if not doomed:
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details=f"Message template {name!r} not found",
+                trace=self._trace(),
+            )
+        for tid in doomed:
+            del self.templates[tid]
+        return json_response({"success": True})
+
+    def _template_object(self, req: SimRequest, t: StoredTemplate) -> SimFlow[SimResponse]:
+        yield from ()  # a flow that needs no effect
+        number = self.by_waba[self._waba_of[t.id]]
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        return json_response(t.to_json())
+
+    def set_template_status(
+        self, waba: str | None, name: str, language: str, status: str, reason: str | None
+    ) -> tuple[StoredTemplate, Delivery | None] | None:
+        """Change a template's review state and build the status webhook (§6.5)."""
+        number = (
+            self.by_waba.get(waba)
+            if waba
+            else (next(iter(self.by_waba.values())) if len(self.by_waba) == 1 else None)
+        )
+        if number is None:
+            return None
+        stored = self._find_template(number.cfg.waba_id, name, language)
+        if stored is None:
+            return None
+        stored.status = status.upper()
+        stored.reason = reason
+        now = self.world.now()
+        value = {
+            "event": stored.status,
+            "message_template_id": int(stored.id),
+            "message_template_name": stored.name,
+            "message_template_language": stored.language,
+            "reason": reason or "NONE",
+            "message_template_category": stored.category,
+        }
+        return stored, self._delivery(
+            number, "template_status", value, "message_template_status_update", time=now
+        )
+
+    # --- media (§7.3) -------------------------------------------------------------------------
+
+    def _upload(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        injected = yield from self._fault("whatsapp.upload_media", number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        fields, files = _parse_multipart(req.headers.get("content-type", ""), req.body)
+        if fields.get("messaging_product") != "whatsapp":
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details="messaging_product must be 'whatsapp'",
+                trace=self._trace(),
+            )
+        if "file" not in files:
+            return graph_error(
+                131008,
+                "Required parameter is missing",
+                details="file is required",
+                trace=self._trace(),
+            )
+        filename, mime, data = files["file"]
+        mime = fields.get("type") or mime
+        limit = (
+            _STICKER_LIMIT
+            if mime == "image/webp"
+            else _MEDIA_LIMITS.get(mime.split("/")[0], 100 << 20)
+        )
+        if len(data) > limit:
+            return graph_error(
+                131053,
+                "Media upload error",
+                details=f"{mime} is limited to {limit} bytes",
+                trace=self._trace(),
+            )
+        media = self.store_media(number, data, mime, filename)
+        return json_response({"id": media.id})
+
+    def store_media(
+        self, number: Number, data: bytes, mime: str, filename: str | None = None
+    ) -> StoredMedia:
+        """Keep a media object and return it."""
+        media = StoredMedia(
+            id=self.world.digits(16),
+            account=number.cfg.phone_number_id,
+            data=data,
+            mime_type=mime,
+            sha256=hashlib.sha256(data).hexdigest(),
+            created=self.world.now(),
+            filename=filename,
+        )
+        self.media[media.id] = media
+        return media
+
+    def _media_object(self, req: SimRequest, media: StoredMedia) -> SimFlow[SimResponse]:
+        number = self.numbers[media.account]
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        operation = (
+            "whatsapp.delete_media" if req.method.upper() == "DELETE" else "whatsapp.media_info"
+        )
+        injected = yield from self._fault(operation, number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        now = self.world.now()
+        if now - media.created > _MEDIA_TTL:
+            return self.unknown_object(req) or graph_error(
+                100, "Invalid parameter", trace=self._trace()
+            )
+        if req.method.upper() == "DELETE":
+            del self.media[media.id]
+            return json_response({"success": True})
+        if req.method.upper() != "GET":
+            return (yield from self._unsupported(req, media.id))
+        expires = int(now + _URL_TTL)
+        sig = self._url_sig(number, media.id, expires)
+        url = (
+            f"{req.base_url}/whatsapp_business/attachments/?mid={media.id}&ext={expires}&hash={sig}"
+        )
+        return json_response(
+            {
+                "messaging_product": "whatsapp",
+                "url": url,
+                "mime_type": media.mime_type,
+                "sha256": media.sha256,
+                "file_size": len(media.data),
+                "id": media.id,
+            }
+        )
+
+    def _url_sig(self, number: Number, media_id: str, expires: int) -> str:
+        return hmac.new(
+            number.cfg.app_secret.encode(), f"{media_id}:{expires}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
+
+    def _download(self, req: SimRequest) -> SimFlow[SimResponse]:
+        media = self.media.get(req.arg("mid") or "")
+        if media is None:
+            return graph_error(
+                100, "Invalid parameter", details="unknown media", status=404, trace=self._trace()
+            )
+        number = self.numbers[media.account]
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        injected = yield from self._fault("whatsapp.download_media", number.cfg.phone_number_id)
+        if injected is not None:
+            return injected
+        try:
+            expires = int(req.arg("ext") or "0")
+        except ValueError:
+            expires = 0
+        good = hmac.compare_digest(self._url_sig(number, media.id, expires), req.arg("hash") or "")
+        if not good or self.world.now() > expires:
+            # §7.3: the URL lives ~5 minutes; ask GET /{media-id} for a new one.
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details="the media URL is expired or invalid",
+                status=404,
+                trace=self._trace(),
+            )
+        return SimResponse(status=200, body=media.data, content_type=media.mime_type)
+
+    # --- other objects ----------------------------------------------------------------------
+
+    def _phone_info(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        yield from ()  # a flow that needs no effect
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        return json_response(
+            {
+                "id": number.cfg.phone_number_id,
+                "display_phone_number": number.cfg.display_phone_number,
+                "verified_name": number.cfg.verified_name,
+                "quality_rating": "GREEN",
+                "throughput": {"level": "STANDARD"},
+                "code_verification_status": "VERIFIED",
+            }
+        )
+
+    def _subscribed_apps(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        yield from ()  # a flow that needs no effect
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        method = req.method.upper()
+        waba = number.cfg.waba_id
+        if method == "POST":
+            self.subscribed.add(waba)
+            return json_response({"success": True})
+        if method == "DELETE":
+            self.subscribed.discard(waba)
+            return json_response({"success": True})
+        data = (
+            [{"whatsapp_business_api_data": {"id": "sim-app", "name": "omnimsg app"}}]
+            if waba in self.subscribed
+            else []
+        )
+        return json_response({"data": data})
+
+    # --- the customer's side (control plane) -----------------------------------------------
+
+    def inbound(self, spec: dict[str, Any]) -> tuple[Delivery | None, dict[str, Any]] | str:
+        """A customer writes: update the window, build the signed webhook.
+
+        Returns ``(delivery, message)`` or an error sentence.
+        """
+        number = self._number(spec.get("account"))
+        if number is None:
+            return "unknown or ambiguous 'account' (the phone_number_id)"
+        user = spec.get("user")
+        if not isinstance(user, str) or not user:
+            return "'user' (the customer's wa_id) is required"
+        message = _message_object(spec)
+        if isinstance(message, str):
+            return message
+        customer = number.customers.get(user) or number.add_customer(
+            user,
+            str(spec.get("name") or "Customer"),
+            spec.get("user_id") if isinstance(spec.get("user_id"), str) else None,
+        )
+        now = self.world.now()
+        kind = message.get("type")
+        if kind in ("image", "video", "audio", "document", "sticker") and isinstance(
+            message.get(kind), dict
+        ):
+            obj = dict(message[kind])
+            data_b64 = obj.pop("data_base64", None)
+            if isinstance(data_b64, str):
+                try:
+                    data = base64.b64decode(data_b64, validate=True)
+                except ValueError:
+                    return f"{kind}.data_base64 is not valid base64"
+                mime = str(
+                    obj.get("mime_type")
+                    or {
+                        "image": "image/jpeg",
+                        "video": "video/mp4",
+                        "audio": "audio/ogg; codecs=opus",
+                        "document": "application/pdf",
+                        "sticker": "image/webp",
+                    }[kind]
+                )
+                media = self.store_media(number, data, mime, obj.get("filename"))
+                obj.update({"id": media.id, "mime_type": mime, "sha256": media.sha256})
+            message = {**message, kind: obj}
+        message_id = self._wamid()
+        msg: dict[str, Any] = {
+            "from": customer.wa_id,
+            "id": message_id,
+            "timestamp": str(int(now)),
+            **message,
+        }
+        if customer.user_id:
+            msg["from_user_id"] = customer.user_id
+        customer.last_inbound = now  # §5.1: every customer message opens/refreshes the window
+        number.inbound_ids.add(message_id)
+        contact: dict[str, Any] = {"profile": {"name": customer.name}, "wa_id": customer.wa_id}
+        if customer.user_id:
+            contact["user_id"] = customer.user_id
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": self._metadata(number),
+            "contacts": [contact],
+            "messages": [msg],
+        }
+        return self._delivery(number, "message", value, "messages"), msg
+
+    def handshake(self, account: str | None, challenge: str) -> Delivery | str:
+        """The GET verification request Meta sends when a callback URL is set (§1.1)."""
+        number = self._number(account)
+        if number is None:
+            return "unknown or ambiguous 'account'"
+        if not number.cfg.webhook_url:
+            return "this account has no webhook_url"
+        query = urlencode(
+            {
+                "hub.mode": "subscribe",
+                "hub.challenge": challenge,
+                "hub.verify_token": number.cfg.verify_token,
+            }
+        )
+        sep = "&" if "?" in number.cfg.webhook_url else "?"
+        return Delivery(
+            id=self.world.next_seq(),
+            platform="whatsapp",
+            account=number.cfg.phone_number_id,
+            kind="handshake",
+            url=f"{number.cfg.webhook_url}{sep}{query}",
+            body=b"",
+            method="GET",
+            headers=(("user-agent", "facebookplatform/1.0"),),
+        )
+
+    def state(self) -> dict[str, Any]:
+        """A JSON snapshot for ``GET /_sim/state``."""
+        out: dict[str, Any] = {}
+        for pid, number in self.numbers.items():
+            seen: set[int] = set()
+            customers = []
+            for c in number.customers.values():
+                if id(c) in seen:
+                    continue
+                seen.add(id(c))
+                customers.append(
+                    {
+                        "wa_id": c.wa_id,
+                        "user_id": c.user_id,
+                        "name": c.name,
+                        "last_inbound": c.last_inbound,
+                        "window_open": rules.window_open(
+                            c.last_inbound, self.world.now(), number.policy
+                        ),
+                    }
+                )
+            out[pid] = {
+                "waba_id": number.cfg.waba_id,
+                "customers": customers,
+                "tier_used": number.tier_used(self.world.now()),
+            }
+        return out
+
+
+def rules_is_bsuid(user: str) -> bool:
+    """BSUID recipients cannot be auto-created: the simulator would not know their phone."""
+    from omnimsg.platforms.whatsapp.wire import is_bsuid
+
+    return is_bsuid(user)
+
+
+_SHORTHAND = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "reaction",
+    "button",
+    "interactive",
+    "order",
+    "system",
+    "unsupported",
+)
+
+
+def _message_object(spec: dict[str, Any]) -> dict[str, Any] | str:
+    """The message part of an inbound request: ``message`` in full, or a shorthand."""
+    message = spec.get("message")
+    if isinstance(message, dict):
+        if "type" not in message:
+            return "message.type is required"
+        out = dict(message)
+    elif isinstance(spec.get("text"), str):
+        out = {"type": "text", "text": {"body": spec["text"]}}
+    elif isinstance(spec.get("button_reply"), dict):
+        out = {
+            "type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": spec["button_reply"]},
+        }
+    elif isinstance(spec.get("list_reply"), dict):
+        out = {
+            "type": "interactive",
+            "interactive": {"type": "list_reply", "list_reply": spec["list_reply"]},
+        }
+    else:
+        return "give 'message' (a WhatsApp message object) or a shorthand: 'text', 'button_reply', 'list_reply'"
+    if isinstance(spec.get("context"), dict):
+        out["context"] = spec["context"]
+    if out.get("type") not in _SHORTHAND:
+        pass  # unknown types are allowed on purpose: apps must survive them
+    return out
+
+
+def _parse_multipart(
+    content_type: str, body: bytes
+) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
+    """Fields and files of a multipart/form-data body (enough for media uploads)."""
+    m = re.search(r'boundary="?([^";]+)"?', content_type)
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, str, bytes]] = {}
+    if not m:
+        return fields, files
+    delimiter = b"--" + m.group(1).encode()
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        data = data[:-2] if data.endswith(b"\r\n") else data
+        headers = head.decode("utf-8", "replace")
+        name = re.search(r'name="([^"]*)"', headers)
+        if not name:
+            continue
+        filename = re.search(r'filename="([^"]*)"', headers)
+        ctype = re.search(r"(?im)^content-type:\s*(.+)$", headers)
+        if filename:
+            files[name.group(1)] = (
+                filename.group(1),
+                ctype.group(1).strip() if ctype else "application/octet-stream",
+                data,
+            )
+        else:
+            fields[name.group(1)] = data.decode("utf-8", "replace")
+    return fields, files
+
+
+def outcome_json(outcome: DeliveryOutcome) -> dict[str, Any]:
+    """A delivery outcome for control-plane answers."""
+    return {
+        "status": outcome.status,
+        "ok": outcome.ok,
+        "error": outcome.error,
+        "body": outcome.body.decode("utf-8", "replace")[:2000],
+    }

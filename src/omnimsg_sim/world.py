@@ -1,0 +1,184 @@
+"""Simulated state shared by every platform: clock, ids, scheduler, outbox, delivery log."""
+
+from __future__ import annotations
+
+import heapq
+import random
+import string
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from omnimsg.clock import FakeClock, OffsetClock, SystemClock
+
+from .config import SimConfig
+from .effects import Delivery, DeliveryOutcome
+
+__all__ = ["DeliveryRecord", "OutboxEntry", "World"]
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+@attrs.define(kw_only=True)
+class OutboxEntry:
+    """One message the business sent, as the simulator accepted it."""
+
+    seq: int
+    platform: str
+    account: str
+    user: str
+    message_id: str
+    type: str
+    text: str | None
+    timestamp: float
+    raw: Any
+    status: str = "accepted"
+    errors: list[dict[str, Any]] = attrs.field(factory=list)
+
+    def to_json(self, *, include_raw: bool = True) -> dict[str, Any]:
+        """The control plane's view of this entry."""
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "platform": self.platform,
+            "account": self.account,
+            "user": self.user,
+            "message_id": self.message_id,
+            "type": self.type,
+            "text": self.text,
+            "timestamp": self.timestamp,
+            "status": self.status,
+            "errors": self.errors,
+        }
+        if include_raw:
+            out["raw"] = self.raw
+        return out
+
+
+@attrs.define(kw_only=True)
+class DeliveryRecord:
+    """The log line of one webhook attempt."""
+
+    delivery_id: int
+    platform: str
+    account: str
+    kind: str
+    url: str
+    attempt: int
+    at: float
+    status: int | None
+    error: str | None
+    body: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """The control plane's view of this record."""
+        import json
+
+        try:
+            payload: Any = json.loads(self.body)
+        except ValueError:
+            payload = self.body.decode("utf-8", "replace")
+        return {
+            "delivery_id": self.delivery_id,
+            "platform": self.platform,
+            "account": self.account,
+            "kind": self.kind,
+            "url": self.url,
+            "attempt": self.attempt,
+            "at": self.at,
+            "status": self.status,
+            "error": self.error,
+            "payload": payload,
+        }
+
+
+class World:
+    """Clock, seeded ids, the scheduler and the logs; platform state hangs off it."""
+
+    def __init__(self, config: SimConfig, *, clock: FakeClock | OffsetClock | None = None) -> None:
+        self.config = config
+        if clock is None:
+            if config.sim.clock == "running":
+                clock = OffsetClock()
+            else:
+                clock = FakeClock(
+                    config.sim.start if config.sim.start is not None else SystemClock().time()
+                )
+        self.clock = clock
+        self.start = clock.time()
+        self.rng = random.Random(config.sim.seed)
+        self.outbox: list[OutboxEntry] = []
+        self.deliveries: list[DeliveryRecord] = []
+        self._queue: list[tuple[float, int, Callable[[float], Delivery | None]]] = []
+        self._seq = 0
+
+    # --- ids ---
+
+    def next_seq(self) -> int:
+        """A process-unique increasing number."""
+        self._seq += 1
+        return self._seq
+
+    def token(self, n: int) -> str:
+        """``n`` seeded random letters and digits."""
+        return "".join(self.rng.choice(_ALNUM) for _ in range(n))
+
+    def digits(self, n: int) -> str:
+        """``n`` seeded random digits (no leading zero)."""
+        return str(self.rng.randint(1, 9)) + "".join(
+            self.rng.choice(string.digits) for _ in range(n - 1)
+        )
+
+    # --- time ---
+
+    def now(self) -> float:
+        """The simulator's current time."""
+        return self.clock.time()
+
+    def schedule(self, due: float, build: Callable[[float], Delivery | None]) -> None:
+        """Run ``build`` when the clock reaches ``due``; it returns the delivery to make."""
+        heapq.heappush(self._queue, (due, self.next_seq(), build))
+
+    def next_due(self) -> float | None:
+        """When the earliest scheduled item falls due."""
+        return self._queue[0][0] if self._queue else None
+
+    def pop_due(self, now: float) -> Delivery | bool | None:
+        """Build the next item due by ``now``: a delivery, ``None`` (nothing to send) or ``False``."""
+        if not self._queue or self._queue[0][0] > now:
+            return False
+        _, _, build = heapq.heappop(self._queue)
+        return build(now)
+
+    def pending(self) -> int:
+        """How many scheduled items wait."""
+        return len(self._queue)
+
+    # --- deliveries ---
+
+    def record(self, delivery: Delivery, outcome: DeliveryOutcome) -> None:
+        """Log one attempt."""
+        self.deliveries.append(
+            DeliveryRecord(
+                delivery_id=delivery.id,
+                platform=delivery.platform,
+                account=delivery.account,
+                kind=delivery.kind,
+                url=delivery.url,
+                attempt=delivery.attempt,
+                at=self.now(),
+                status=outcome.status,
+                error=outcome.error,
+                body=delivery.body,
+            )
+        )
+
+    def retry_later(self, delivery: Delivery) -> float | None:
+        """Schedule the next attempt of a failed delivery; returns when, or ``None`` (gave up)."""
+        delays = self.config.sim.webhook_retry_delays
+        if delivery.attempt > len(delays):
+            return None
+        due = self.now() + delays[delivery.attempt - 1]
+        again = attrs.evolve(delivery, attempt=delivery.attempt + 1)
+        self.schedule(due, lambda _now: again)
+        return due
