@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import httpx
 
 from .async_client import AsyncClient
@@ -27,6 +28,7 @@ from .client import Client
 from .clock import FakeClock
 from .models.events import Event
 from .platforms.whatsapp import WhatsApp
+from .rules.whatsapp import latest
 
 if TYPE_CHECKING:
     from omnimsg_sim import InProcessSimulator, SimConfig
@@ -93,6 +95,8 @@ def whatsapp_sim_config(**overrides: Any) -> SimConfig:
 def whatsapp_channel(config: SimConfig, base_url: str, index: int = 0) -> WhatsApp:
     """The omnimsg channel matching simulated WhatsApp account ``index``."""
     a = config.whatsapp[index]
+    # The messaging tier is the business's own (spec §7.1): the SDK learns it from its config.
+    policy = attrs.evolve(latest(), tier_limit=a.tier_limit)
     return WhatsApp(
         phone_number_id=a.phone_number_id,
         access_token=a.access_token,
@@ -100,6 +104,7 @@ def whatsapp_channel(config: SimConfig, base_url: str, index: int = 0) -> WhatsA
         verify_token=a.verify_token or None,
         waba_id=a.waba_id,
         base_url=base_url,
+        policy=policy,
     )
 
 

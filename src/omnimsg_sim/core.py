@@ -73,20 +73,21 @@ class SimCore:
     def pump(self) -> SimFlow[list[dict[str, Any]]]:
         """Deliver everything due by now, in order; returns what was delivered."""
         if self._pumping:
-            return []  # a delivery's handler called back into the simulator: the outer pump goes on
+            return []  # a delivery's handler called back into the simulator: the outer loop goes on
         self._pumping = True
-        done: list[dict[str, Any]] = []
         try:
-            while True:
-                delivery = self.world.pop_due(self.world.now())
-                if delivery is False:
-                    break
-                if delivery is None or not isinstance(delivery, Delivery):
-                    continue
-                done.append((yield from self.deliver(delivery)))
+            return (yield from self._drain())
         finally:
             self._pumping = False
-        return done
+
+    def _drain(self) -> SimFlow[list[dict[str, Any]]]:
+        done: list[dict[str, Any]] = []
+        while True:
+            delivery = self.world.pop_due(self.world.now())
+            if delivery is False:
+                return done
+            if isinstance(delivery, Delivery):
+                done.append((yield from self.deliver(delivery)))
 
     def deliver(self, delivery: Delivery) -> SimFlow[dict[str, Any]]:
         """One delivery attempt, logged, retried later when the app did not take it."""
@@ -114,16 +115,22 @@ class SimCore:
         clock = self.world.clock
         target = clock.time() + seconds
         done: list[dict[str, Any]] = []
-        while True:
-            due = self.world.next_due()
-            if due is None or due > target:
-                break
-            if due > clock.time():
-                clock.advance(due - clock.time())
-            done.extend((yield from self.pump()))
-        if target > clock.time():
-            clock.advance(target - clock.time())
-        done.extend((yield from self.pump()))
+        outer = self._pumping
+        self._pumping = True  # nested pumps (from the app's replies) leave the work to this loop
+        try:
+            while True:
+                due = self.world.next_due()
+                if due is None or due > target:
+                    break
+                if due > clock.time():
+                    clock.advance(due - clock.time())
+                # Each pass pops at least the item that was due, so the loop always ends.
+                done.extend((yield from self._drain()))
+            if target > clock.time():
+                clock.advance(target - clock.time())
+            done.extend((yield from self._drain()))
+        finally:
+            self._pumping = outer
         return done
 
     # --- control plane (/_sim) ---

@@ -147,7 +147,8 @@ class Number:
         existing = self.customers.get(wa_id) or (self.customers.get(user_id) if user_id else None)
         if existing is not None:
             return existing
-        customer = Customer(wa_id=wa_id, name=name, user_id=user_id)
+        # Since April 2026 every webhook carries a BSUID (spec §8); invent a stable one.
+        customer = Customer(wa_id=wa_id, name=name, user_id=user_id or _bsuid_for(wa_id))
         self.customers[wa_id] = customer
         if user_id:
             self.customers[user_id] = customer
@@ -1061,6 +1062,12 @@ class WhatsAppSim:
                 "tier_used": number.tier_used(self.world.now()),
             }
         return out
+
+
+def _bsuid_for(wa_id: str) -> str:
+    """A deterministic business-scoped user id for a phone number (``US.`` + 20 digits)."""
+    digest = int.from_bytes(hashlib.sha256(wa_id.encode()).digest()[:8], "big")
+    return f"US.{digest:020d}"
 
 
 def rules_is_bsuid(user: str) -> bool:

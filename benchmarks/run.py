@@ -1,0 +1,1235 @@
+#!/usr/bin/env python
+"""omnimsg benchmarks: DESIGN.md section 5, measured side by side in one run.
+
+    python benchmarks/run.py            # full run (a few minutes)
+    python benchmarks/run.py --quick    # smaller counts, fewer repeats (under ~3 minutes)
+    python benchmarks/run.py --only webhooks,send-sync
+    python benchmarks/run.py --profile  # + cProfile of omnimsg's own hot paths
+
+Every contender of a case runs in the same round, rounds are repeated, and the table shows
+the best round (and the median) per contender plus its ratio to the case's baseline. Servers
+are separate processes on 127.0.0.1, port 0. Results: benchmarks/results/latest.json.
+See benchmarks/README.md for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import hashlib
+import hmac
+import io
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+
+APP_SECRET = "bench-app-secret-5f1c0a7e9d2b4c6a"
+PHONE_ID = "106540352242922"
+WABA_ID = "102290129340398"
+TOKEN = "bench-access-token"
+WEBHOOK_URL = "https://bot.example.com/webhooks/whatsapp"
+SECTIONS = ("webhooks", "send-sync", "send-async", "sim", "memory")
+
+
+# --------------------------------------------------------------------------------------------
+# timing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One contender of one case: per-round rates, and the derived figures."""
+
+    section: str
+    case: str
+    name: str
+    unit: str  # what `rate` counts per second
+    rates: list[float] = field(default_factory=list)
+    cpu_per_op_us: list[float] = field(default_factory=list)  # client CPU, when measured
+    baseline: str | None = None  # name of the row this one is compared with
+    target: float | None = None  # minimum ratio to the baseline
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    ratio: float | None = None
+    ratio_median: float | None = None
+
+    @property
+    def best(self) -> float:
+        return max(self.rates) if self.rates else 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates) if self.rates else 0.0
+
+    @property
+    def cpu_us(self) -> float | None:
+        return min(self.cpu_per_op_us) if self.cpu_per_op_us else None
+
+    @property
+    def passed(self) -> bool | None:
+        if self.target is None or self.ratio is None:
+            return None
+        return self.ratio >= self.target
+
+
+def _rounds(repeats: int, budget: float, *, min_rounds: int = 2) -> Iterator[int]:
+    """Round numbers: ``repeats`` of them, fewer if the case runs over ``budget`` seconds."""
+    start = time.perf_counter()
+    for r in range(repeats):
+        if r >= min_rounds and time.perf_counter() - start > budget:
+            return
+        yield r
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call, after a collection."""
+    gc.collect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    fn()
+    t1, c1 = time.perf_counter(), time.process_time()
+    return t1 - t0, c1 - c0
+
+
+def set_ratios(rows: list[Row]) -> None:
+    by_name = {(r.case, r.name): r for r in rows}
+    for r in rows:
+        if r.baseline is None:
+            continue
+        base = by_name[(r.case, r.baseline)]
+        if base.best and base.median:
+            r.ratio = r.best / base.best
+            r.ratio_median = r.median / base.median
+
+
+# --------------------------------------------------------------------------------------------
+# 1. webhook ingest
+# --------------------------------------------------------------------------------------------
+
+_BASE_TS = 1_767_250_000
+_USERS = 5000
+
+
+def _user(i: int) -> tuple[str, str]:
+    """(phone / wa_id, BSUID) of customer ``i``; 2026 payloads carry both (spec §8)."""
+    k = i % _USERS
+    return f"1555{k:07d}", f"US.{13491208655302741918 + k}"
+
+
+def _wamid(seq: int) -> str:
+    return f"wamid.HBgLMTU1NTA3ODM4ODEVAgASGBQzQUZF{seq:016d}QkE0RTk3AA=="
+
+
+def _message(seq: int, kind: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(message, contact) of the ``kind``-th sort (spec §2), with a fresh id."""
+    phone, bsuid = _user(seq)
+    msg: dict[str, Any] = {
+        "from": phone,
+        "from_user_id": bsuid,
+        "id": _wamid(seq),
+        "timestamp": str(_BASE_TS + seq),
+    }
+    quoted = {"from": "15550783881", "id": _wamid(seq + 10_000_000)}
+    k = kind % 12
+    if k == 0:
+        msg.update(type="text", text={"body": f"Hi, where is my order #{seq}? It was due yesterday."})
+    elif k == 1:
+        msg.update(type="text", text={"body": "Thanks, that helps! 👍"}, context=quoted)
+    elif k == 2:
+        msg.update(
+            type="image",
+            image={
+                "caption": "the box arrived damaged",
+                "mime_type": "image/jpeg",
+                "sha256": "QgZR7Zd8xcUh0xZ2n9TgCCq1bYB8WbGDlGpJkq8lPnk=",
+                "id": f"{1480000000000000 + seq}",
+            },
+        )
+    elif k == 3:
+        msg.update(
+            type="interactive",
+            interactive={"type": "button_reply", "button_reply": {"id": "track", "title": "Track it"}},
+            context=quoted,
+        )
+    elif k == 4:
+        msg.update(
+            type="interactive",
+            interactive={
+                "type": "list_reply",
+                "list_reply": {"id": "ret-7", "title": "Return", "description": "Start a return"},
+            },
+            context=quoted,
+        )
+    elif k == 5:
+        msg.update(
+            type="audio",
+            audio={
+                "mime_type": "audio/ogg; codecs=opus",
+                "sha256": "v8u1N3mO0hQk2vB5+0w3rFNzq9Ym7UkZlYp1Vd2cX7A=",
+                "id": f"{1490000000000000 + seq}",
+                "voice": True,
+            },
+        )
+    elif k == 6:
+        msg.update(
+            type="location",
+            location={
+                "latitude": 52.520008,
+                "longitude": 13.404954,
+                "name": "Alexanderplatz",
+                "address": "10178 Berlin, Germany",
+            },
+        )
+    elif k == 7:
+        msg.update(type="reaction", reaction={"message_id": _wamid(seq + 10_000_000), "emoji": "❤️"})
+    elif k == 8:
+        msg.update(
+            type="document",
+            document={
+                "caption": "invoice",
+                "filename": "invoice-2026-03.pdf",
+                "mime_type": "application/pdf",
+                "sha256": "1aCk6ud3cF6tP7bnbqJg+ZJYwYbG2h2nQe3a3aJtq9M=",
+                "id": f"{1500000000000000 + seq}",
+            },
+        )
+    elif k == 9:
+        msg.update(
+            type="button",
+            button={"payload": "CONFIRM_DELIVERY", "text": "Confirm"},
+            context=quoted,
+        )
+    elif k == 10:
+        msg.update(
+            type="sticker",
+            sticker={
+                "mime_type": "image/webp",
+                "sha256": "yD2yq3vQk8b5O0nQ3xk1c5bA2f4m1n7z9QbV3xE7H0w=",
+                "id": f"{1510000000000000 + seq}",
+                "animated": False,
+            },
+        )
+    else:
+        msg.update(
+            type="text",
+            text={"body": "I saw your ad, is this still available?"},
+            referral={
+                "source_url": "https://fb.me/3cr4Wqqkv",
+                "source_id": "120212345678900001",
+                "source_type": "ad",
+                "headline": "Spring sale",
+                "body": "20% off everything",
+                "media_type": "image",
+                "image_url": "https://scontent.example/ad.jpg",
+                "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO",
+            },
+        )
+    contact = {"profile": {"name": f"Customer {seq % _USERS}"}, "wa_id": phone, "user_id": bsuid}
+    return msg, contact
+
+
+def _status(seq: int, kind: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(status, contact) of the ``kind``-th sort (spec §3)."""
+    phone, bsuid = _user(seq)
+    which = ("sent", "delivered", "read", "delivered", "read", "failed")[kind % 6]
+    st: dict[str, Any] = {
+        "id": _wamid(seq + 20_000_000),
+        "status": which,
+        "timestamp": str(_BASE_TS + seq),
+        "recipient_id": phone,
+        "recipient_user_id": bsuid,
+    }
+    if which == "failed":
+        st["errors"] = [
+            {
+                "code": 131047,
+                "title": "Re-engagement message",
+                "message": "Re-engagement message",
+                "error_data": {
+                    "details": "Message failed to send because more than 24 hours have passed"
+                    " since the customer last replied to this number."
+                },
+                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+            }
+        ]
+    else:
+        conv: dict[str, Any] = {"id": f"c0a8f1e2d3b4a5968778695a4b3c2d{seq % 100:02d}", "origin": {"type": "service"}}
+        if which == "sent":
+            conv["expiration_timestamp"] = str(_BASE_TS + seq + 86_400)
+        st["conversation"] = conv
+        st["pricing"] = {
+            "billable": False,
+            "pricing_model": "PMP",
+            "category": "service",
+            "type": "free_customer_service",
+        }
+    return st, {"wa_id": phone, "user_id": bsuid}
+
+
+def _value(items: list[tuple[dict[str, Any], dict[str, Any]]], key: str) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
+        "contacts": [c for _, c in items],
+        key: [m for m, _ in items],
+    }
+
+
+def webhook_body(case: str, n: int) -> tuple[bytes, int]:
+    """The ``n``-th body of ``case`` (every id in it is fresh) and its event count."""
+    seq = n * 64
+    if case == "single":
+        changes = [{"value": _value([_message(seq, 0)], "messages"), "field": "messages"}]
+        count = 1
+    elif case == "batch20":
+        items = [_message(seq + i, i) for i in range(20)]
+        changes = [{"value": _value(items, "messages"), "field": "messages"}]
+        count = 20
+    elif case == "mixed20":
+        msgs = [_message(seq + i, i) for i in range(10)]
+        sts = [_status(seq + 10 + i, i) for i in range(10)]
+        changes = [
+            {"value": _value(msgs, "messages"), "field": "messages"},
+            {"value": _value(sts, "statuses"), "field": "messages"},
+        ]
+        count = 20
+    else:
+        raise ValueError(case)
+    payload = {"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": changes}]}
+    # Meta sends compact JSON with non-ASCII escaped; the signature covers these exact bytes.
+    return json.dumps(payload, separators=(",", ":")).encode(), count
+
+
+def signed_headers(body: bytes) -> dict[str, str]:
+    """Headers as a web framework hands them over (a plain dict here)."""
+    sig = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Host": "bot.example.com",
+        "User-Agent": "facebookexternalua",
+        "Content-Length": str(len(body)),
+        "Accept": "*/*",
+        "Accept-Encoding": "deflate, gzip",
+        "Content-Type": "application/json",
+        "X-Hub-Signature": "sha1=" + hashlib.sha1(body).hexdigest(),
+        "X-Hub-Signature-256": "sha256=" + sig,
+    }
+
+
+def omnimsg_client(**kwargs: Any) -> Any:
+    import omnimsg
+
+    return omnimsg.Client(
+        [
+            omnimsg.WhatsApp(
+                phone_number_id=PHONE_ID,
+                access_token=TOKEN,
+                app_secret=APP_SECRET,
+                waba_id=WABA_ID,
+                **kwargs.pop("channel", {}),
+            )
+        ],
+        **kwargs,
+    )
+
+
+class _ErrorCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class PywaIngest:
+    """pywa's webhook work for one request, called directly (no web server).
+
+    * ``handler``: exactly what its server does per POST: ``webhook_update_validator``
+      (HMAC) then ``webhook_update_handler`` (blake2s de-dup hash, ``RawUpdate`` = json.loads,
+      handler-type dispatch, typed update construction, callbacks). It builds a typed object
+      for the FIRST item of ``entry[0].changes[0]`` only.
+    * ``all_items``: the validator, one ``RawUpdate``, then pywa's own dispatch and
+      ``from_update`` for EVERY item: messages through a one-item view of the change
+      (``Message.from_update`` has no index), statuses with their ``status_idx``.
+    """
+
+    def __init__(self) -> None:
+        import pywa
+        from pywa._logging import get_update_hash
+        from pywa.types import MessageStatus, RawUpdate
+
+        self.wa = pywa.WhatsApp(
+            phone_id=PHONE_ID,
+            token=TOKEN,
+            app_secret=APP_SECRET,
+            verify_token="bench-verify",
+            waba_id=WABA_ID,
+        )
+        self._RawUpdate = RawUpdate
+        self._MessageStatus = MessageStatus
+        self._hash = get_update_hash
+
+    def handler(self, headers: dict[str, str], body: bytes) -> int:
+        wa = self.wa
+        error = wa.webhook_update_validator(body, headers.get("X-Hub-Signature-256"))
+        if error is not None:
+            raise AssertionError(f"pywa refused the signature: {error}")
+        answer = wa.webhook_update_handler(body)
+        if answer[1] != 200:
+            raise AssertionError(f"pywa answered {answer}")
+        return 1
+
+    def _view(self, entry: dict[str, Any], change: dict[str, Any], parent: Any) -> Any:
+        view = self._RawUpdate.__new__(self._RawUpdate)
+        dict.update(view, {"object": parent["object"], "entry": [{**entry, "changes": [change]}]})
+        view.raw = parent.raw
+        view.hmac_header = parent.hmac_header
+        view._update_hash = parent._update_hash
+        view.shared_data = {}
+        return view
+
+    def all_items(self, headers: dict[str, str], body: bytes) -> list[Any]:
+        wa = self.wa
+        sig = headers.get("X-Hub-Signature-256")
+        error = wa.webhook_update_validator(body, sig)
+        if error is not None:
+            raise AssertionError(f"pywa refused the signature: {error}")
+        raw = self._RawUpdate(body, hmac_header=sig, update_hash=self._hash(body))
+        out = []
+        for entry in raw["entry"]:
+            for change in entry["changes"]:
+                value = change["value"]
+                if "statuses" in value:
+                    view = self._view(entry, change, raw)
+                    for i in range(len(value["statuses"])):
+                        out.append(
+                            self._MessageStatus.from_update(
+                                client=wa, update=view, contact_idx=i, status_idx=i
+                            )
+                        )
+                    continue
+                for msg, contact in zip(value["messages"], value["contacts"]):
+                    one = {**value, "messages": [msg], "contacts": [contact]}
+                    view = self._view(entry, {"value": one, "field": change["field"]}, raw)
+                    handler_type = wa._get_handler_type(view)
+                    out.append(wa._handlers_to_updates[handler_type].from_update(client=wa, update=view))
+        return out
+
+
+def bench_webhooks(args: argparse.Namespace) -> list[Row]:
+    import orjson
+
+    from omnimsg import Unknown
+
+    rows: list[Row] = []
+    counts = {"single": 600, "batch20": 120, "mixed20": 120} if args.quick else {"single": 3000, "batch20": 500, "mixed20": 500}
+    repeats = 3 if args.quick else 7
+    key = APP_SECRET.encode()
+    digestmod = hashlib.sha256
+    url = WEBHOOK_URL
+
+    for case, n in counts.items():
+        bodies = []
+        for i in range(n):
+            body, events = webhook_body(case, i)
+            bodies.append((signed_headers(body), body))
+        per_body = events
+        size = len(bodies[0][1])
+
+        def bare(work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
+            for headers, body in work:
+                expected = hmac.new(key, body, digestmod).hexdigest()
+                if not hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]):
+                    raise AssertionError("bad signature")
+                orjson.loads(body)
+
+        parser = omnimsg_client()
+
+        def om_parse(work: list[tuple[dict[str, str], bytes]] = bodies, c: Any = parser) -> None:
+            parse = c.webhooks.parse
+            for headers, body in work:
+                parse("whatsapp", headers, body)
+
+        def om_handle(c: Any, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
+            handle = c.webhooks.handle
+            for headers, body in work:
+                handle("whatsapp", "POST", url, headers, body)
+
+        def py_handler(p: PywaIngest, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
+            for headers, body in work:
+                p.handler(headers, body)
+
+        def py_all(p: PywaIngest, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
+            for headers, body in work:
+                p.all_items(headers, body)
+
+        # --- correctness first: no contender may be timed on an error path ---
+        h0, b0 = bodies[0]
+        events0 = parser.webhooks.parse("whatsapp", h0, b0)
+        assert len(events0) == per_body and not any(isinstance(e, Unknown) for e in events0), events0
+        outcome = omnimsg_client().webhooks.handle("whatsapp", "POST", url, h0, b0)
+        assert outcome.status == 200 and len(outcome.events) == per_body, outcome
+        catcher = _ErrorCounter()
+        pywa_logger = logging.getLogger("pywa")
+        pywa_logger.addHandler(catcher)
+        pywa_logger.propagate = False
+        try:
+            p0 = PywaIngest()
+            p0.handler(h0, b0)
+            typed = p0.all_items(h0, b0)
+        finally:
+            pywa_logger.removeHandler(catcher)
+            pywa_logger.propagate = True
+        assert len(typed) == per_body, typed
+        assert not catcher.records, [r.getMessage() for r in catcher.records]
+        # pywa's handler must have built a typed update, not logged "Failed to construct".
+        pywa_first_only = per_body > 1
+
+        names = [
+            "bare: hmac + compare_digest + orjson.loads",
+            "omnimsg webhooks.parse",
+            "omnimsg webhooks.handle (MemoryStore)",
+            "pywa handler (validator + webhook_update_handler)",
+            "pywa typed, every item (validator + from_update each)",
+        ]
+        case_rows = {
+            names[0]: Row("webhooks", case, names[0], "events/s", note=f"{size} B body"),
+            names[1]: Row("webhooks", case, names[1], "events/s", baseline=names[0], target=0.5),
+            names[2]: Row("webhooks", case, names[2], "events/s", baseline=names[0], target=0.5,
+                          note="fresh store per round, unique ids per body"),
+            names[3]: Row("webhooks", case, names[3], "events/s", baseline=names[0],
+                          note="parses only the FIRST item of the body" if pywa_first_only else "",
+                          extra={"typed_events_per_body": 1, "events_per_body": per_body}),
+            names[4]: Row("webhooks", case, names[4], "events/s", baseline=names[0],
+                          note="one-item view per message (pywa has no index for messages)"
+                          if per_body > 1 else ""),
+        }
+        # warm-up (imports, caches), untimed
+        warm = bodies[: min(20, n)]
+        bare(warm)
+        om_parse(warm)
+        om_handle(omnimsg_client(), warm)
+        py_handler(PywaIngest(), warm)
+        py_all(PywaIngest(), warm)
+
+        for _ in _rounds(repeats, args.budget):
+            handle_client = omnimsg_client()  # fresh MemoryStore: every id is new this round
+            pywa_handler = PywaIngest()  # fresh de-dup cache (pywa skips duplicate bodies)
+            pywa_all = PywaIngest()
+            plan: list[tuple[str, Callable[[], Any], int]] = [
+                (names[0], bare, per_body),
+                (names[1], om_parse, per_body),
+                (names[2], lambda c=handle_client: om_handle(c), per_body),
+                (names[3], lambda p=pywa_handler: py_handler(p), 1),
+                (names[4], lambda p=pywa_all: py_all(p), per_body),
+            ]
+            for name, fn, typed_per_body in plan:
+                wall, _cpu = timed(fn)
+                case_rows[name].rates.append(n * typed_per_body / wall)
+                case_rows[name].extra.setdefault("bodies_per_s", []).append(n / wall)
+        for r in case_rows.values():
+            r.extra["bodies_per_s"] = max(r.extra["bodies_per_s"])
+            r.extra["us_per_body"] = 1e6 / r.extra["bodies_per_s"]
+        rows.extend(case_rows.values())
+        print(f"  webhooks/{case}: done", file=sys.stderr)
+    set_ratios(rows)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# servers in subprocesses
+# --------------------------------------------------------------------------------------------
+
+
+class ServerProcess:
+    """One of benchmarks/_servers.py in its own process; stops when we close its stdin."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "_servers.py"), kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"server {kind!r} did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the server process (Linux /proc), in seconds."""
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return float("nan")
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                self.proc.wait(timeout=5)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+TEXT = "Hi! Your order #12345 has shipped and arrives tomorrow between 9 and 12."
+
+
+def text_payload(user: str) -> dict[str, Any]:
+    """The send body omnimsg builds for Text(TEXT) (spec §4.1), for the raw clients."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": user,
+        "type": "text",
+        "text": {"body": TEXT},
+    }
+
+
+def open_windows(client: Any, users: list[str]) -> None:
+    """Feed each user's inbound message through client.webhooks.handle (opens the window)."""
+    for i, user in enumerate(users):
+        body = _inbound_body(user, i)
+        outcome = client.webhooks.handle("whatsapp", "POST", WEBHOOK_URL, signed_headers(body), body)
+        assert outcome.status == 200 and outcome.events, outcome
+
+
+# --------------------------------------------------------------------------------------------
+# 2a. sending, sync
+# --------------------------------------------------------------------------------------------
+
+
+def bench_send_sync(args: argparse.Namespace) -> list[Row]:
+    import httpx
+
+    import omnimsg
+    from omnimsg import Address, Template, Text
+
+    n = 400 if args.quick else 2000
+    repeats = 3 if args.quick else 5
+    rows: list[Row] = []
+    case = f"sync x{n}"
+    with ServerProcess("stub") as server:
+        channel = {"base_url": server.url}
+        url = f"{server.url}/v23.0/{PHONE_ID}/messages"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        users = [f"1555{i:07d}" for i in range(n)]
+        # Preflight ON: the pair rule allows a burst of 45 per customer, the tier 250
+        # customers outside a window; spread the sends so neither refuses any.
+        tpl_users = [f"1666{i:07d}" for i in range(200)]
+        win_users = [f"1777{i:07d}" for i in range(100)]
+        assert n <= 45 * len(win_users) and n <= 45 * len(tpl_users)
+        text = Text(TEXT)
+        template = Template("order_update", language="en_US", params=["Ada", "#12345", "shipped"])
+
+        raw_client = httpx.Client(timeout=30)
+
+        def raw_httpx() -> None:
+            post = raw_client.post
+            for user in users:
+                r = post(url, json=text_payload(user), headers=auth)
+                if r.status_code != 200:
+                    raise AssertionError(r.status_code)
+                r.json()
+
+        def om_send(client: Any, targets: list[str], content: Any) -> Callable[[], None]:
+            def run() -> None:
+                send = client.send
+                m = len(targets)
+                for i in range(n):
+                    send(Address("whatsapp", targets[i % m]), content)
+
+            return run
+
+        names = [
+            "raw httpx.Client.post",
+            "omnimsg Client preflight=False (Text)",
+            "omnimsg Client default (preflight on; Template, 200 users)",
+            "omnimsg Client default (preflight on; Text in open window, 100 users)",
+        ]
+        case_rows = {
+            names[0]: Row("send-sync", case, names[0], "req/s"),
+            names[1]: Row("send-sync", case, names[1], "req/s", baseline=names[0], target=0.95,
+                          note=f"{n} distinct users"),
+            names[2]: Row("send-sync", case, names[2], "req/s", baseline=names[0],
+                          note="templates may go outside the window"),
+            names[3]: Row("send-sync", case, names[3], "req/s", baseline=names[0],
+                          note="windows opened via webhooks.handle first"),
+        }
+        raw_client.post(url, json=text_payload("warm"), headers=auth)  # connect, untimed
+        for _ in _rounds(repeats, args.budget):
+            c_off = omnimsg_client(channel=channel, preflight=False)
+            c_tpl = omnimsg_client(channel=channel)
+            c_win = omnimsg_client(channel=channel)
+            open_windows(c_win, win_users)
+            for c in (c_off, c_tpl):
+                c.send(Address("whatsapp", "15559999999"), template)  # connect, untimed
+            c_win.send(Address("whatsapp", win_users[0]), text)
+            plan = [
+                (names[0], raw_httpx),
+                (names[1], om_send(c_off, users, text)),
+                (names[2], om_send(c_tpl, tpl_users, template)),
+                (names[3], om_send(c_win, win_users[1:] + win_users[:1], text)),
+            ]
+            for name, fn in plan:
+                wall, cpu = timed(fn)
+                case_rows[name].rates.append(n / wall)
+                case_rows[name].cpu_per_op_us.append(cpu / n * 1e6)
+            for c in (c_off, c_tpl, c_win):
+                c.close()
+        raw_client.close()
+        rows.extend(case_rows.values())
+    set_ratios(rows)
+    print("  send-sync: done", file=sys.stderr)
+    _ = omnimsg
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# 2b. sending, async with concurrency
+# --------------------------------------------------------------------------------------------
+
+
+async def _pool(n: int, concurrency: int, one: Callable[[int], Any]) -> None:
+    """Run ``one(i)`` for i in range(n) with ``concurrency`` workers."""
+    it = iter(range(n))
+
+    async def worker() -> None:
+        for i in it:
+            await one(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def bench_send_async(args: argparse.Namespace) -> list[Row]:
+    import aiohttp
+    import httpx
+
+    import omnimsg
+    from omnimsg import Address, Text
+
+    n = 1000 if args.quick else 3000
+    repeats = 3 if args.quick else 5
+    conc = 50
+    case = f"async x{n}, {conc} in flight"
+    names = [
+        "raw httpx.AsyncClient",
+        "omnimsg AsyncClient (AsyncHttpxDriver) preflight=False",
+        "raw aiohttp.ClientSession",
+        "omnimsg AsyncClient (AiohttpDriver) preflight=False",
+        "omnimsg AsyncClient (AiohttpDriver) default (preflight on, open windows)",
+    ]
+    case_rows = {
+        names[0]: Row("send-async", case, names[0], "req/s"),
+        names[1]: Row("send-async", case, names[1], "req/s", baseline=names[0], target=0.95),
+        names[2]: Row("send-async", case, names[2], "req/s"),
+        names[3]: Row("send-async", case, names[3], "req/s", baseline=names[2], target=0.8),
+        names[4]: Row("send-async", case, names[4], "req/s", baseline=names[2],
+                      note="100 users, windows opened via webhooks.handle"),
+    }
+    users = [f"1555{i:07d}" for i in range(n)]
+    win_users = [f"1777{i:07d}" for i in range(100)]
+    assert n <= 45 * len(win_users)
+    text = Text(TEXT)
+
+    def async_client(base: str, **kw: Any) -> Any:
+        return omnimsg.AsyncClient(
+            [omnimsg.WhatsApp(phone_number_id=PHONE_ID, access_token=TOKEN,
+                              app_secret=APP_SECRET, waba_id=WABA_ID, base_url=base)],
+            **kw,
+        )
+
+    async def main(server: ServerProcess) -> None:
+        url = f"{server.url}/v23.0/{PHONE_ID}/messages"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+
+        async def run_raw_httpx() -> tuple[float, float]:
+            async with httpx.AsyncClient(timeout=30) as client:
+
+                async def one(i: int) -> None:
+                    r = await client.post(url, json=text_payload(users[i]), headers=auth)
+                    if r.status_code != 200:
+                        raise AssertionError(r.status_code)
+                    r.json()
+
+                await _pool(conc, conc, one)  # open the connections, untimed
+                return await _timed_async(lambda: _pool(n, conc, one))
+
+        async def run_raw_aiohttp() -> tuple[float, float]:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+
+                async def one(i: int) -> None:
+                    async with session.post(url, json=text_payload(users[i]), headers=auth) as r:
+                        if r.status != 200:
+                            raise AssertionError(r.status)
+                        await r.json()
+
+                await _pool(conc, conc, one)
+                return await _timed_async(lambda: _pool(n, conc, one))
+
+        async def run_omnimsg(driver: str, preflight: bool) -> tuple[float, float]:
+            kw: dict[str, Any] = {"preflight": preflight}
+            if driver == "aiohttp":
+                kw["driver"] = omnimsg.AiohttpDriver()
+            client = async_client(server.url, **kw)
+            try:
+                if preflight:
+                    open_windows_async = client.webhooks.handle
+                    for i, user in enumerate(win_users):
+                        body = _inbound_body(user, i)
+                        outcome = await open_windows_async(
+                            "whatsapp", "POST", WEBHOOK_URL, signed_headers(body), body
+                        )
+                        assert outcome.status == 200 and outcome.events
+                    targets = win_users
+                else:
+                    targets = users
+                m = len(targets)
+                send = client.send
+
+                async def one(i: int) -> None:
+                    await send(Address("whatsapp", targets[i % m]), text)
+
+                warm = omnimsg.Template("order_update", params=["Ada", "#1", "ok"])
+                # open the connections, untimed (distinct users: the pair rule allows 45 each)
+                await _pool(conc, conc, lambda i: send(Address("whatsapp", f"1544{i:07d}"), warm))
+                return await _timed_async(lambda: _pool(n, conc, one))
+            finally:
+                await client.aclose()
+
+        plan: list[tuple[str, Callable[[], Any]]] = [
+            (names[0], run_raw_httpx),
+            (names[1], lambda: run_omnimsg("httpx", False)),
+            (names[2], run_raw_aiohttp),
+            (names[3], lambda: run_omnimsg("aiohttp", False)),
+            (names[4], lambda: run_omnimsg("aiohttp", True)),
+        ]
+        for _ in _rounds(repeats, args.budget * 2):
+            for name, make in plan:
+                wall, cpu = await make()
+                case_rows[name].rates.append(n / wall)
+                case_rows[name].cpu_per_op_us.append(cpu / n * 1e6)
+
+    with ServerProcess("stub") as server:
+        asyncio.run(main(server))
+    rows = list(case_rows.values())
+    set_ratios(rows)
+    print("  send-async: done", file=sys.stderr)
+    return rows
+
+
+def _inbound_body(user: str, i: int) -> bytes:
+    msg = {
+        "from": user,
+        "id": f"wamid.open.{user}.{i}",
+        "timestamp": str(int(time.time()) - 60),
+        "type": "text",
+        "text": {"body": "hello"},
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
+        "contacts": [{"profile": {"name": "C"}, "wa_id": user}],
+        "messages": [msg],
+    }
+    return json.dumps(
+        {"object": "whatsapp_business_account",
+         "entry": [{"id": WABA_ID, "changes": [{"value": value, "field": "messages"}]}]}
+    ).encode()
+
+
+async def _timed_async(make: Callable[[], Any]) -> tuple[float, float]:
+    gc.collect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    await make()
+    t1, c1 = time.perf_counter(), time.process_time()
+    return t1 - t0, c1 - c0
+
+
+# --------------------------------------------------------------------------------------------
+# 3. simulator throughput
+# --------------------------------------------------------------------------------------------
+
+
+async def _load(
+    base: str, bodies: list[bytes], duration: float, concurrency: int
+) -> tuple[int, int, float, float]:
+    """POST send bodies round-robin for ``duration`` s (at most len(bodies) requests).
+
+    Returns (ok, failed, wall seconds, client CPU seconds).
+    """
+    import aiohttp
+
+    url = f"{base}/v23.0/{PHONE_ID}/messages"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    ok = failed = 0
+    it = iter(bodies)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # open the connections first, untimed
+        async def warm() -> None:
+            async with session.get(f"{base}/_sim/health") as r:
+                await r.read()
+
+        await asyncio.gather(*(warm() for _ in range(concurrency)))
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal ok, failed
+            for body in it:
+                if time.perf_counter() > deadline:
+                    return
+                async with session.post(url, data=body, headers=headers) as r:
+                    await r.read()
+                    if r.status == 200:
+                        ok += 1
+                    else:
+                        failed += 1
+
+        gc.collect()
+        c0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        t1, c1 = time.perf_counter(), time.process_time()
+    return ok, failed, t1 - t0, c1 - c0
+
+
+def bench_sim(args: argparse.Namespace) -> list[Row]:
+    import httpx
+
+    duration = 2.0 if args.quick else 4.0
+    repeats = 2 if args.quick else 3
+    conc = 50
+    max_requests = 20_000 if args.quick else 40_000
+    per_user = 40  # under the pair burst (45): the frozen clock never refills it
+    users_per_round = max_requests // per_user
+    case = f"{conc} in flight, {duration:.0f} s"
+    names = ["bare aiohttp JSON handler", "omnimsg_sim (all rules on)"]
+    case_rows = {
+        names[0]: Row("sim", case, names[0], "req/s"),
+        names[1]: Row("sim", case, names[1], "req/s", baseline=names[0], target=0.5,
+                      note="text sends inside open windows"),
+    }
+
+    def bodies_for(users: list[str]) -> list[bytes]:
+        out = []
+        for k in range(max_requests):
+            out.append(json.dumps(text_payload(users[k % len(users)]), separators=(",", ":")).encode())
+        return out
+
+    with ServerProcess("bare-json") as bare, ServerProcess("sim") as sim:
+        with httpx.Client(base_url=sim.url, timeout=30) as control:
+            assert control.get("/_sim/health").status_code == 200
+            for r in _rounds(repeats, args.budget * 3):
+                users = [f"1888{r:02d}{k:05d}" for k in range(users_per_round)]
+                for u in users:  # the customer writes first: the window opens
+                    resp = control.post("/_sim/inbound", json={"user": u, "text": "hi"})
+                    assert resp.status_code == 200, resp.text
+                bodies = bodies_for(users)
+                for name, server in ((names[0], bare), (names[1], sim)):
+                    cpu0 = server.cpu_seconds()
+                    ok, failed, wall, client_cpu = asyncio.run(_load(server.url, bodies, duration, conc))
+                    server_cpu = server.cpu_seconds() - cpu0
+                    row = case_rows[name]
+                    row.rates.append(ok / wall)
+                    row.cpu_per_op_us.append(server_cpu / max(ok, 1) * 1e6)
+                    row.extra.setdefault("failed", 0)
+                    row.extra["failed"] += failed
+                    row.extra.setdefault("client_cpu_busy", []).append(round(client_cpu / wall, 2))
+                    row.extra.setdefault("server_cpu_busy", []).append(round(server_cpu / wall, 2))
+                    if failed:
+                        row.note += f" {failed} non-200!"
+            case_rows[names[1]].extra["rss_mb_after"] = round(sim.rss_mb(), 1)
+            case_rows[names[0]].extra["rss_mb_after"] = round(bare.rss_mb(), 1)
+    rows = list(case_rows.values())
+    set_ratios(rows)
+    print("  sim: done", file=sys.stderr)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# 3b. simulator memory: 100k customers with a conversation
+# --------------------------------------------------------------------------------------------
+
+_MEMORY_SCRIPT = r"""
+import json, os, sys, time
+sys.path.insert(0, sys.argv[2])
+from _servers import sim_config
+from omnimsg_sim import SimCore
+from omnimsg_sim.drive import run_sync
+from omnimsg_sim.effects import SimRequest
+
+def rss():
+    for line in open(f"/proc/{os.getpid()}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+n = int(sys.argv[1])
+core = SimCore(sim_config())
+before = rss()
+t0 = time.perf_counter()
+for i in range(n):
+    body = json.dumps({"user": f"1999{i:07d}", "text": "hello, where is my order?"}).encode()
+    req = SimRequest(method="POST", path="/_sim/inbound", query={}, headers={}, body=body,
+                     base_url="http://127.0.0.1")
+    res = run_sync(core.handle(req), None)
+    assert res.status == 200, res
+    if i == 0:
+        pass
+for i in range(n):  # and the business answers each one
+    body = json.dumps({"messaging_product": "whatsapp", "to": f"1999{i:07d}", "type": "text",
+                       "text": {"body": "On its way!"}}).encode()
+    req = SimRequest(method="POST", path="/v23.0/106540352242922/messages", query={},
+                     headers={"authorization": "Bearer sim-whatsapp-token"}, body=body,
+                     base_url="http://127.0.0.1")
+    res = run_sync(core.handle(req), None)
+    assert res.status == 200, (res.status, res.body[:300])
+elapsed = time.perf_counter() - t0
+print(json.dumps({"customers": n, "rss_mb_before": round(before, 1), "rss_mb_after": round(rss(), 1),
+                  "seconds": round(elapsed, 2)}))
+"""
+
+
+def bench_memory(args: argparse.Namespace) -> dict[str, Any]:
+    n = 20_000 if args.quick else 100_000
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(n), str(HERE)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-5:]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["target_mb_for_100k"] = 300
+    out["projected_mb_for_100k"] = round(
+        out["rss_mb_before"] + (out["rss_mb_after"] - out["rss_mb_before"]) * 100_000 / n, 1
+    )
+    print("  memory: done", file=sys.stderr)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# profiling (optional)
+# --------------------------------------------------------------------------------------------
+
+
+def profile_hot_paths(args: argparse.Namespace) -> str:
+    import cProfile
+    import pstats
+
+    from omnimsg import Address, Text
+
+    out = io.StringIO()
+    bodies = []
+    for i in range(300):
+        body, _ = webhook_body("batch20", i)
+        bodies.append((signed_headers(body), body))
+    parser = omnimsg_client()
+    handler = omnimsg_client()
+
+    def section(title: str, fn: Callable[[], Any]) -> None:
+        prof = cProfile.Profile()
+        prof.enable()
+        fn()
+        prof.disable()
+        out.write(f"\n=== {title} (top by own time) ===\n")
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(14)
+
+    section("webhooks.parse, 300 x batch20",
+            lambda: [parser.webhooks.parse("whatsapp", h, b) for h, b in bodies])
+    section("webhooks.handle, 300 x batch20",
+            lambda: [handler.webhooks.handle("whatsapp", "POST", WEBHOOK_URL, h, b) for h, b in bodies])
+    with ServerProcess("stub") as server:
+        client = omnimsg_client(channel={"base_url": server.url}, preflight=False)
+        text = Text(TEXT)
+        client.send(Address("whatsapp", "15559999999"), text)
+        section("Client.send preflight=False, 500 sends",
+                lambda: [client.send(Address("whatsapp", f"1555{i:07d}"), text) for i in range(500)])
+        client.close()
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_rate(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = f"{'case':<26} {'contender':<66} {'best':>11} {'median':>11} {'unit':<9} {'cpu us/op':>9} {'ratio':>6} {'target':>7}"
+    current = None
+    for r in rows:
+        if r.section != current:
+            current = r.section
+            print()
+            print(f"## {current}")
+            print(header)
+            print("-" * len(header))
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ("base" if r.baseline is None else "")
+        target = ""
+        if r.target is not None:
+            target = f">={r.target:g} " + ("ok" if r.passed else "MISS")
+        cpu = f"{r.cpu_us:.0f}" if r.cpu_us is not None else ""
+        print(
+            f"{r.case:<26} {r.name[:66]:<66} {_fmt_rate(r.best):>11} {_fmt_rate(r.median):>11} "
+            f"{r.unit:<9} {cpu:>9} {ratio:>6} {target:>7}"
+        )
+        if r.note:
+            print(f"{'':<26}   ^ {r.note}")
+
+
+def summary(rows: list[Row]) -> list[dict[str, Any]]:
+    return [
+        {
+            "section": r.section,
+            "case": r.case,
+            "contender": r.name,
+            "baseline": r.baseline,
+            "ratio": round(r.ratio, 3) if r.ratio is not None else None,
+            "ratio_of_medians": round(r.ratio_median, 3) if r.ratio_median is not None else None,
+            "target": r.target,
+            "passed": r.passed,
+        }
+        for r in rows
+        if r.target is not None
+    ]
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for dist in ("omnimsg", "pywa", "httpx", "aiohttp", "orjson", "attrs"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller counts and fewer rounds")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)})")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds per case after which no new round starts (default 8, quick 4)")
+    ap.add_argument("--profile", action="store_true", help="also cProfile omnimsg's hot paths")
+    ap.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    args = ap.parse_args()
+    if args.budget is None:
+        args.budget = 4.0 if args.quick else 8.0
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    memory: dict[str, Any] | None = None
+    print(f"omnimsg benchmarks ({'quick' if args.quick else 'full'}) ...", file=sys.stderr)
+    if "webhooks" in only:
+        rows += bench_webhooks(args)
+    if "send-sync" in only:
+        rows += bench_send_sync(args)
+    if "send-async" in only:
+        rows += bench_send_async(args)
+    if "sim" in only:
+        rows += bench_sim(args)
+    if "memory" in only:
+        memory = bench_memory(args)
+    prof = profile_hot_paths(args) if args.profile else None
+    elapsed = time.perf_counter() - started
+
+    env = {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "machine": platform.machine(),
+        "system": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": versions(),
+    }
+    print(f"\nomnimsg benchmarks - {'quick' if args.quick else 'full'} run, {elapsed:.0f} s, "
+          f"Python {env['python']}, {env['cpus']} CPUs; best of N rounds, ratio = best/best of the baseline")
+    print_table(rows)
+    if memory is not None:
+        print("\n## memory")
+        if "error" in memory:
+            print("  failed:", memory["error"])
+        else:
+            print(f"  simulator with {memory['customers']:,} customers (inbound + reply each): "
+                  f"RSS {memory['rss_mb_before']} -> {memory['rss_mb_after']} MB in {memory['seconds']} s; "
+                  f"projected for 100k: {memory['projected_mb_for_100k']} MB (target < 300 MB)")
+    checks = summary(rows)
+    if checks:
+        print("\n## targets (DESIGN.md section 5)")
+        for c in checks:
+            mark = "ok  " if c["passed"] else "MISS"
+            print(f"  {mark} {c['section']:<10} {c['case']:<26} {c['contender'][:60]:<60} "
+                  f"{c['ratio']:.2f}x (medians {c['ratio_of_medians']:.2f}x) vs >= {c['target']:g}x")
+    if prof:
+        print(prof)
+
+    result = {
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "seconds": round(elapsed, 1),
+        "environment": env,
+        "rows": [
+            {**{k: v for k, v in asdict(r).items() if k not in ("rates", "cpu_per_op_us")},
+             "best": round(r.best, 1), "median": round(r.median, 1),
+             "rounds": [round(x, 1) for x in r.rates],
+             "cpu_us_per_op": round(r.cpu_us, 1) if r.cpu_us is not None else None,
+             "passed": r.passed}
+            for r in rows
+        ],
+        "targets": checks,
+        "memory": memory,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"\nwrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Generate src/omnimsg/async_client.py from src/omnimsg/client.py.
+
+The async face is the sync face with ``async``/``await`` and async names: written once, so the
+two cannot drift. ``--check`` exits 1 if the committed file is stale (run by the tests).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "src" / "omnimsg" / "client.py"
+TARGET = ROOT / "src" / "omnimsg" / "async_client.py"
+
+# Plain text replacements, applied in order.
+REPLACEMENTS = [
+    (
+        '"""The synchronous face: :class:`Client`."""',
+        '"""The asynchronous face: :class:`AsyncClient` (same method names as :class:`Client`)."""',
+    ),
+    (
+        "from ._core.drive import SyncDriver, run_sync",
+        "from ._core.drive import AsyncDriver, run_async",
+    ),
+    ("from .drivers import HttpxDriver", "from .drivers import AsyncHttpxDriver"),
+    (
+        "from .stores import MemoryStore, Store",
+        "from .stores import AsyncStore, MemoryStore, Store",
+    ),
+    ('__all__ = ["Client"]', '__all__ = ["AsyncClient"]'),
+    ("class Client:", "class AsyncClient:"),
+    (
+        "on every configured platform, synchronously.",
+        "on every configured platform, asynchronously.",
+    ),
+    (
+        "The same methods exist on :class:`AsyncClient`, awaited.",
+        "The same methods as :class:`Client`, awaited; close with ``await client.aclose()`` or\n"
+        "    ``async with``. For high-throughput broadcasts pass ``driver=AiohttpDriver()``.",
+    ),
+    (
+        "store: where conversation state lives (default: a fresh :class:`MemoryStore`).",
+        "store: where conversation state lives: an :class:`AsyncStore`, or a non-blocking store\n"
+        "            such as :class:`MemoryStore` (the default).",
+    ),
+    (
+        "driver: the HTTP driver (default: :class:`HttpxDriver`).",
+        "driver: the HTTP driver (default: :class:`AsyncHttpxDriver`; :class:`AiohttpDriver` is faster).",
+    ),
+    ("http_client: an ``httpx.Client``", "http_client: an ``httpx.AsyncClient``"),
+    ("store: Store | None = None", "store: Store | AsyncStore | None = None"),
+    ("driver: SyncDriver | None = None", "driver: AsyncDriver | None = None"),
+    ("http_client: httpx.Client | None = None", "http_client: httpx.AsyncClient | None = None"),
+    (
+        "transport: httpx.BaseTransport | None = None",
+        "transport: httpx.AsyncBaseTransport | None = None",
+    ),
+    ("self.store: Store = store", "self.store: Store | AsyncStore = store"),
+    ("self._driver = driver or HttpxDriver(", "self._driver = driver or AsyncHttpxDriver("),
+    (
+        "    def _run(self, flow: Flow[T]) -> T:\n        return run_sync(flow, self._driver, self.store, self.clock)",
+        "    async def _run(self, flow: Flow[T]) -> T:\n        return await run_async(flow, self._driver, self.store, self.clock)",
+    ),
+    (
+        '    def close(self) -> None:\n        """Release HTTP connections this client opened."""\n        self._driver.close()',
+        '    async def aclose(self) -> None:\n        """Release HTTP connections this client opened."""\n        await self._driver.aclose()',
+    ),
+    ("    def __enter__(self) -> Client:", "    async def __aenter__(self) -> AsyncClient:"),
+    ("    def __exit__(", "    async def __aexit__("),
+    ("        self.close()", "        await self.aclose()"),
+    ('return f"Client(', 'return f"AsyncClient('),
+    ("client: Client", "client: AsyncClient"),
+    ("class Webhooks:", "class AsyncWebhooks:"),
+    ("self.webhooks = Webhooks(self)", "self.webhooks = AsyncWebhooks(self)"),
+    (
+        ":meth:`Webhooks.handle` and :meth:`Webhooks.parse`",
+        ":meth:`AsyncWebhooks.handle` and :meth:`AsyncWebhooks.parse`",
+    ),
+    ("class WhatsAppAPI:", "class AsyncWhatsAppAPI:"),
+    ("self.whatsapp = WhatsAppAPI(self)", "self.whatsapp = AsyncWhatsAppAPI(self)"),
+    ("class WhatsAppTemplates:", "class AsyncWhatsAppTemplates:"),
+    (
+        "self.templates = WhatsAppTemplates(client)",
+        "self.templates = AsyncWhatsAppTemplates(client)",
+    ),
+    ("return self._client._run(", "return await self._client._run("),
+    ("return self._run(", "return await self._run("),
+]
+# Methods that stay plain functions on the async face (no I/O, or already handled above).
+SYNC_ONLY = {"__init__", "parse", "__repr__", "_run", "__aenter__", "__aexit__", "aclose"}
+
+
+def generate() -> str:
+    """The async module's source, formatted with ruff."""
+    text = SOURCE.read_text(encoding="utf-8")
+    for old, new in REPLACEMENTS:
+        if old not in text:
+            raise SystemExit(f"unasync: pattern not found in client.py: {old[:60]!r}")
+        text = text.replace(old, new)
+    text = re.sub(
+        r"(\n    )def (\w+)\(",
+        lambda m: (
+            m.group(1) + ("def " if m.group(2) in SYNC_ONLY else "async def ") + m.group(2) + "("
+        ),
+        text,
+    )
+    header = (
+        "# Generated by scripts/unasync.py from client.py: edit client.py, then run the script.\n"
+    )
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGET), "-"],
+        input=header + text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return formatted.stdout
+
+
+def main() -> int:
+    """Write the async face, or with ``--check`` report whether it is current."""
+    fresh = generate()
+    if "--check" in sys.argv[1:]:
+        if TARGET.read_text(encoding="utf-8") != fresh:
+            print("src/omnimsg/async_client.py is stale: run python scripts/unasync.py")
+            return 1
+        print("async_client.py is current")
+        return 0
+    TARGET.write_text(fresh, encoding="utf-8")
+    print(f"wrote {TARGET.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
