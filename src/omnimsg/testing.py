@@ -293,6 +293,7 @@ class ServerThread:
             self.simulator = Simulator(self.config)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
+
             def request_stop() -> None:
                 loop.call_soon_threadsafe(stop.set)
 
