@@ -145,7 +145,7 @@ class _Fields:
 
     def _get(self, key: str, kind: type | tuple[type, ...], required: bool, default: Any) -> Any:
         self.used.add(key)
-        if key not in self.table:
+        if self.table.get(key) is None:  # TOML has no null; from Python, None means "absent"
             if required:
                 raise ConfigurationError(f"{self.where}.{key}: missing (required)")
             return default

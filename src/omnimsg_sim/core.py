@@ -26,6 +26,13 @@ def _error(status: int, message: str) -> SimResponse:
     return json_response({"error": {"message": message}}, status)
 
 
+def _strings(body: dict[str, Any], *keys: str) -> None:
+    """Refuse a control-plane body whose named fields are present but not strings."""
+    for key in keys:
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise ConfigurationError(f"'{key}' must be a string")
+
+
 class SimCore:
     """All simulated platforms behind one ``handle(request)``."""
 
@@ -236,6 +243,7 @@ class SimCore:
     def _inbound(self, body: Any) -> SimFlow[SimResponse]:
         if not isinstance(body, dict):
             return _error(400, "the body must be a JSON object")
+        _strings(body, "platform", "account", "user", "name", "user_id")
         platform = body.get("platform", "whatsapp")
         if platform != "whatsapp":
             return _error(400, f"platform {platform!r} is not simulated yet")
@@ -256,6 +264,7 @@ class SimCore:
     def _verify(self, body: Any) -> SimFlow[SimResponse]:
         if not isinstance(body, dict):
             return _error(400, "the body must be a JSON object")
+        _strings(body, "account")
         challenge = str(body.get("challenge") or self.world.digits(10))
         made = self.whatsapp.handshake(body.get("account"), challenge)
         if isinstance(made, str):
@@ -267,6 +276,7 @@ class SimCore:
     def _template_status(self, body: Any) -> SimFlow[SimResponse]:
         if not isinstance(body, dict):
             return _error(400, "the body must be a JSON object")
+        _strings(body, "waba_id", "reason")
         name, language, status = body.get("name"), body.get("language", "en_US"), body.get("status")
         if (
             not isinstance(name, str)

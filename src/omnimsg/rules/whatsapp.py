@@ -7,6 +7,7 @@ error). Facts: ``spec/whatsapp.md``; each rule cites its section.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -47,6 +48,8 @@ __all__ = [
     "latest",
     "profile",
     "template_spec",
+    "tier_hour",
+    "tier_hours",
     "window_closes_at",
     "window_open",
 ]
@@ -541,6 +544,23 @@ def _refill(bucket: PairBucket | None, now: float, policy: WhatsAppPolicy) -> fl
 def consume_pair(bucket: PairBucket | None, now: float, policy: WhatsAppPolicy) -> PairBucket:
     """The bucket after one more message at ``now`` (call only for an accepted message)."""
     return PairBucket(tokens=_refill(bucket, now, policy) - 1.0, updated=now)
+
+
+def tier_hour(now: float) -> int:
+    """The hour bucket a business-initiated send at ``now`` is counted in."""
+    return math.floor(now / 3600)
+
+
+def tier_hours(now: float, policy: WhatsAppPolicy) -> range:
+    """The hour buckets that make up the moving window at ``now`` (§7.1).
+
+    Meta counts unique customers over a moving 24 h. A key-value store cannot count live
+    keys, so the SDK counts first contacts per hour; the simulator counts the same way, so
+    both agree to the second. An hour's contacts leave the count when their hour is 24 h old.
+    """
+    hours = max(1, math.ceil(policy.tier_window_seconds / 3600))
+    current = tier_hour(now)
+    return range(current - hours + 1, current + 1)
 
 
 def counts_toward_tier(content: Content, window_is_open: bool) -> bool:

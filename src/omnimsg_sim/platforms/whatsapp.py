@@ -137,7 +137,10 @@ class Number:
         self.cfg = cfg
         self.policy = attrs.evolve(rules.latest(), tier_limit=cfg.tier_limit)
         self.customers: dict[str, Customer] = {}
-        self.tier: dict[str, float] = {}
+        # Business-initiated reach (§7.1), counted exactly as the SDK does: the first contact
+        # per customer, in hour buckets (omnimsg.rules.whatsapp.tier_hours).
+        self.tier_first: dict[str, float] = {}
+        self.tier_counts: dict[int, int] = {}
         self.inbound_ids: set[str] = set()
         for c in cfg.customers:
             self.add_customer(c.wa_id, c.name, c.user_id)
@@ -155,12 +158,23 @@ class Number:
         return customer
 
     def tier_used(self, now: float) -> int:
-        """Unique customers reached outside a window in the last 24 h (exact)."""
-        horizon = now - self.policy.tier_window_seconds
-        stale = [u for u, t in self.tier.items() if t <= horizon]
-        for u in stale:
-            del self.tier[u]
-        return len(self.tier)
+        """Unique customers reached outside a window in the moving 24 h."""
+        return sum(self.tier_counts.get(h, 0) for h in rules.tier_hours(now, self.policy))
+
+    def tier_counted(self, user: str, now: float) -> bool:
+        """Was this customer already counted in the last 24 h?"""
+        first = self.tier_first.get(user)
+        return first is not None and now < first + self.policy.tier_window_seconds
+
+    def count_tier(self, user: str, now: float) -> None:
+        """Count a business-initiated contact (once per customer per 24 h)."""
+        if not self.tier_counted(user, now):
+            self.tier_first[user] = now
+            hour = rules.tier_hour(now)
+            self.tier_counts[hour] = self.tier_counts.get(hour, 0) + 1
+            oldest = rules.tier_hours(now, self.policy).start
+            for h in [h for h in self.tier_counts if h < oldest]:
+                del self.tier_counts[h]
 
 
 class WhatsAppSim:
@@ -377,7 +391,7 @@ class WhatsAppSim:
             templates_known=True,
             pair=customer.pair if (customer and number.cfg.pair_rate) else None,
             tier_used=number.tier_used(now) if counts else 0,
-            tier_counted=counts and user in number.tier,
+            tier_counted=counts and number.tier_counted(user, now),
         )
 
     def accept_send(
@@ -421,7 +435,7 @@ class WhatsAppSim:
             if rules.counts_toward_tier(
                 content, rules.window_open(customer.last_inbound, now, number.policy)
             ):
-                number.tier.setdefault(customer.wa_id, now)
+                number.count_tier(customer.wa_id, now)
         entry = OutboxEntry(
             seq=self.world.next_seq(),
             platform="whatsapp",

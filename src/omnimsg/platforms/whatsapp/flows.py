@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -174,9 +173,8 @@ def _template_status_changed(event: TemplateStatusChanged) -> Flow[None]:
 
 
 def _tier_used(ch: WhatsApp, now: float) -> Flow[int]:
-    hour = math.floor(now / 3600)
     total = 0
-    for h in range(hour - 23, hour + 1):
+    for h in rules.tier_hours(now, ch.policy):
         raw = yield StoreGet(_tier_hour_key(ch, h))
         if raw is not None:
             total += int(raw)
@@ -228,7 +226,7 @@ def _record_send(ch: WhatsApp, user: str, state: rules.SendState, content: Conte
         window = ch.policy.tier_window_seconds
         first = yield StoreAdd(_tier_user_key(ch, user), b"1", window)
         if first:
-            hour = math.floor(state.now / 3600)
+            hour = rules.tier_hour(state.now)
             yield StoreIncr(_tier_hour_key(ch, hour), 1, window + 3600)
 
 
