@@ -272,6 +272,13 @@ class WhatsAppSim:
             )
         return None
 
+    def _guard(self, req: SimRequest, number: Number, operation: str) -> SimFlow[SimResponse | None]:
+        """Auth, then any injected fault: the answer to give instead, or ``None`` to go on."""
+        denied = self._auth(req, number.cfg.access_token)
+        if denied:
+            return denied
+        return (yield from self._fault(operation, number.cfg.phone_number_id))
+
     # --- routing -------------------------------------------------------------------------
 
     def route(self, req: SimRequest) -> SimFlow[SimResponse] | None:
@@ -636,12 +643,9 @@ class WhatsAppSim:
         return None
 
     def _create_template(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
-        denied = self._auth(req, number.cfg.access_token)
-        if denied:
-            return denied
-        injected = yield from self._fault("whatsapp.create_template", number.cfg.phone_number_id)
-        if injected is not None:
-            return injected
+        stop = yield from self._guard(req, number, "whatsapp.create_template")
+        if stop is not None:
+            return stop
         try:
             body = json.loads(req.body)
         except ValueError:
@@ -686,12 +690,9 @@ class WhatsAppSim:
         return json_response({"id": stored.id, "status": "PENDING", "category": stored.category})
 
     def _list_templates(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
-        denied = self._auth(req, number.cfg.access_token)
-        if denied:
-            return denied
-        injected = yield from self._fault("whatsapp.list_templates", number.cfg.phone_number_id)
-        if injected is not None:
-            return injected
+        stop = yield from self._guard(req, number, "whatsapp.list_templates")
+        if stop is not None:
+            return stop
         items = [
             t for t in self.templates.values() if self._waba_of.get(t.id) == number.cfg.waba_id
         ]
@@ -723,12 +724,9 @@ class WhatsAppSim:
         return json_response({"data": [t.to_json() for t in page], "paging": paging})
 
     def _delete_template(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
-        denied = self._auth(req, number.cfg.access_token)
-        if denied:
-            return denied
-        injected = yield from self._fault("whatsapp.delete_template", number.cfg.phone_number_id)
-        if injected is not None:
-            return injected
+        stop = yield from self._guard(req, number, "whatsapp.delete_template")
+        if stop is not None:
+            return stop
         name, hsm_id = req.arg("name"), req.arg("hsm_id")
         if not name:
             return graph_error(
@@ -792,12 +790,9 @@ class WhatsAppSim:
     # --- media (§7.3) -------------------------------------------------------------------------
 
     def _upload(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
-        denied = self._auth(req, number.cfg.access_token)
-        if denied:
-            return denied
-        injected = yield from self._fault("whatsapp.upload_media", number.cfg.phone_number_id)
-        if injected is not None:
-            return injected
+        stop = yield from self._guard(req, number, "whatsapp.upload_media")
+        if stop is not None:
+            return stop
         fields, files = _parse_multipart(req.headers.get("content-type", ""), req.body)
         if fields.get("messaging_product") != "whatsapp":
             return graph_error(
@@ -895,12 +890,9 @@ class WhatsAppSim:
                 100, "Invalid parameter", details="unknown media", status=404, trace=self._trace()
             )
         number = self.numbers[media.account]
-        denied = self._auth(req, number.cfg.access_token)
-        if denied:
-            return denied
-        injected = yield from self._fault("whatsapp.download_media", number.cfg.phone_number_id)
-        if injected is not None:
-            return injected
+        stop = yield from self._guard(req, number, "whatsapp.download_media")
+        if stop is not None:
+            return stop
         try:
             expires = int(req.arg("ext") or "0")
         except ValueError:
