@@ -31,6 +31,7 @@ REPLACEMENTS = [
         "from .stores import AsyncStore, MemoryStore, Store",
     ),
     ('__all__ = ["Client"]', '__all__ = ["AsyncClient"]'),
+    ("check_store(self.store, async_face=False)", "check_store(self.store, async_face=True)"),
     ("class Client:", "class AsyncClient:"),
     (
         "on every configured platform, synchronously.",

@@ -119,3 +119,16 @@ async def test_async_sqlite_store_contract() -> None:
     await store.delete("n")
     assert await store.get("n") is None
     await store.aclose()
+
+
+def test_clients_refuse_a_store_of_the_wrong_face() -> None:
+    from omnimsg import AsyncClient, Client, ConfigurationError, WhatsApp
+
+    ch = [WhatsApp(phone_number_id="1", access_token="t")]
+    with pytest.raises(ConfigurationError, match="blocks"):
+        AsyncClient(ch, store=SQLiteStore())
+    with pytest.raises(ConfigurationError, match="is async"):
+        Client(ch, store=AsyncSQLiteStore())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="not a store"):
+        Client(ch, store=object())  # type: ignore[arg-type]
+    AsyncClient(ch, store=MemoryStore())  # non-blocking: fine for both faces

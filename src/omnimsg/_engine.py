@@ -16,7 +16,7 @@ from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .platforms.whatsapp import WhatsApp
 from .platforms.whatsapp import flows as wa
 from .rules import Violation
-from .webhooks import WebhookConfig, WebhookOutcome, handle, parse
+from .webhooks import Receiver, WebhookConfig, WebhookOutcome
 
 Channel = WhatsApp
 """A configured platform account (more platforms join this union)."""
@@ -49,6 +49,7 @@ class Engine:
         self.retry = retry
         self.preflight = preflight
         self.webhook_config = webhook_config
+        self.receiver = Receiver(self.channels, webhook_config)
 
     def channel(self, platform: Platform, account: str | None = None) -> Channel:
         """The channel for ``platform`` (and ``account`` when there are several)."""
@@ -102,7 +103,7 @@ class Engine:
         body: bytes,
     ) -> Flow[WebhookOutcome]:
         """Flow for ``webhooks.handle``."""
-        return handle(self.channels, platform, method, url, headers, body, self.webhook_config)
+        return self.receiver.handle(platform, method, url, headers, body)
 
     def parse_webhook(
         self,
@@ -111,7 +112,7 @@ class Engine:
         body: bytes,
     ) -> list[Event]:
         """``webhooks.parse``: verify and parse only (pure, raises typed errors)."""
-        return parse(self.channels, platform, headers, body, self.webhook_config)
+        return self.receiver.parse(platform, headers, body)
 
     # --- WhatsApp extras ---
 

@@ -22,7 +22,7 @@ from .models.events import Event
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .rules import Violation
-from .stores import AsyncStore, MemoryStore, Store
+from .stores import AsyncStore, MemoryStore, Store, check_store
 from .webhooks import WebhookConfig, WebhookOutcome
 
 __all__ = ["AsyncClient"]
@@ -67,6 +67,7 @@ class AsyncClient:
         self.store: Store | AsyncStore = (
             store if store is not None else MemoryStore(clock=self.clock)
         )
+        check_store(self.store, async_face=True)
         self._driver = driver or AsyncHttpxDriver(http_client, transport=transport)
         self._engine = Engine(
             channels,

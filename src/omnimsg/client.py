@@ -21,7 +21,7 @@ from .models.events import Event
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .rules import Violation
-from .stores import MemoryStore, Store
+from .stores import MemoryStore, Store, check_store
 from .webhooks import WebhookConfig, WebhookOutcome
 
 __all__ = ["Client"]
@@ -62,6 +62,7 @@ class Client:
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.store: Store = store if store is not None else MemoryStore(clock=self.clock)
+        check_store(self.store, async_face=False)
         self._driver = driver or HttpxDriver(http_client, transport=transport)
         self._engine = Engine(
             channels,

@@ -59,7 +59,8 @@ class HttpxDriver:
             )
         except httpx.TransportError as exc:
             raise _httpx_error(request, exc) from None
-        return Response(r.status_code, dict(r.headers), r.content)
+        # httpx.Headers is already a case-insensitive mapping: no copy.
+        return Response(r.status_code, r.headers, r.content)
 
     def close(self) -> None:
         """Close the client if this driver made it."""
@@ -88,7 +89,7 @@ class AsyncHttpxDriver:
             )
         except httpx.TransportError as exc:
             raise _httpx_error(request, exc) from None
-        return Response(r.status_code, dict(r.headers), r.content)
+        return Response(r.status_code, r.headers, r.content)
 
     async def aclose(self) -> None:
         """Close the client if this driver made it."""
@@ -138,8 +139,8 @@ class AiohttpDriver:
                 request.method, request.url, headers=request.headers, data=request.body
             ) as r:
                 body = await r.read()
-                # Lower-case keys once here: flows look headers up by lower-case name.
-                return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, body)
+                # aiohttp's headers are a case-insensitive mapping: no copy.
+                return Response(r.status, r.headers, body)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
                 f"could not connect for {request.method}: {exc}", retryable=True

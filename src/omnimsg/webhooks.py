@@ -16,7 +16,9 @@ exception. Use :meth:`Webhooks.parse` when you want exceptions instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -27,11 +29,12 @@ from .exceptions import ConfigurationError, OmniMsgError, SignatureError, Webhoo
 from .models.events import Event
 from .platforms.whatsapp import WhatsApp
 from .platforms.whatsapp import flows as wa
-from .signing import verify_hub_sha256
+from .signing import HubSignatureVerifier
 
 __all__ = ["WebhookConfig", "WebhookOutcome"]
 
 _SEEN = b"1"
+_CANONICAL = {"x-hub-signature-256": "X-Hub-Signature-256"}
 
 
 @attrs.frozen(kw_only=True)
@@ -74,118 +77,126 @@ class WebhookOutcome:
 
 
 def _header(headers: Mapping[str, str] | Sequence[tuple[str, str]], name: str) -> str | None:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    for key, value in items:
+    """Header ``name`` (lower-case) from a header map or a list of pairs."""
+    if isinstance(headers, dict | list | tuple):
+        # A plain dict usually spells it canonically; framework maps (httpx, aiohttp,
+        # starlette) are case-insensitive and answer below.
+        if type(headers) is dict:
+            value: str | None = headers.get(_CANONICAL.get(name, name)) or headers.get(name)
+            if value is not None:
+                return value
+        pairs: Iterable[tuple[str, str]] = headers.items() if isinstance(headers, dict) else headers
+    else:
+        mapping = cast("Mapping[str, str]", headers)
+        found = mapping.get(name)
+        if found is not None:
+            return found
+        pairs = mapping.items()
+    for key, value in pairs:
         if key.lower() == name:
             return value
     return None
 
 
-def _channels(channels: Sequence[object], platform: Platform) -> list[WhatsApp]:
-    found = [c for c in channels if getattr(c, "platform", None) == platform]
-    if not found:
-        raise ConfigurationError(f"no {platform} channel is configured")
-    if platform != "whatsapp":
-        raise ConfigurationError(f"webhooks for {platform} are not supported yet")
-    return found  # type: ignore[return-value]
+class Receiver:
+    """Webhook handling for a fixed set of channels; secrets and tokens are prepared once."""
 
+    def __init__(self, channels: Sequence[object], config: WebhookConfig) -> None:
+        self.config = config
+        self._whatsapp = tuple(c for c in channels if isinstance(c, WhatsApp))
+        # Keyed once: verifying is on the hot path of every webhook (DESIGN §5).
+        secrets = dict.fromkeys(c.app_secret for c in self._whatsapp if c.app_secret)
+        self._verifiers = tuple(HubSignatureVerifier(secret) for secret in secrets)
+        self._tokens = tuple(c.verify_token.encode() for c in self._whatsapp if c.verify_token)
 
-def handshake(channels: Sequence[WhatsApp], url: str) -> WebhookOutcome:
-    """The Meta GET verification handshake (spec/whatsapp.md §1.1)."""
-    query = parse_qs(urlsplit(url).query)
-    mode = (query.get("hub.mode") or [""])[0]
-    token = (query.get("hub.verify_token") or [""])[0]
-    challenge = (query.get("hub.challenge") or [""])[0]
-    import hmac
+    def _check_platform(self, platform: Platform) -> None:
+        if platform != "whatsapp":
+            raise ConfigurationError(f"webhooks for {platform} are not supported yet")
+        if not self._whatsapp:
+            raise ConfigurationError(f"no {platform} channel is configured")
 
-    tokens = [c.verify_token for c in channels if c.verify_token]
-    if not tokens:
-        error = ConfigurationError("set verify_token= on the channel to answer the handshake")
-        return WebhookOutcome(status=403, body=b"Forbidden", error=error)
-    matched = any(hmac.compare_digest(t.encode(), token.encode()) for t in tokens)
-    if mode != "subscribe" or not matched:
-        return WebhookOutcome(
-            status=403,
-            body=b"Forbidden",
-            error=SignatureError("webhook verify_token does not match"),
-        )
-    return WebhookOutcome(status=200, body=challenge.encode())
+    def handshake(self, url: str) -> WebhookOutcome:
+        """The Meta GET verification handshake (spec/whatsapp.md §1.1)."""
+        query = parse_qs(urlsplit(url).query)
+        mode = (query.get("hub.mode") or [""])[0]
+        token = (query.get("hub.verify_token") or [""])[0].encode()
+        challenge = (query.get("hub.challenge") or [""])[0]
+        if not self._tokens:
+            error = ConfigurationError("set verify_token= on the channel to answer the handshake")
+            return WebhookOutcome(status=403, body=b"Forbidden", error=error)
+        matched = any(hmac.compare_digest(t, token) for t in self._tokens)
+        if mode != "subscribe" or not matched:
+            return WebhookOutcome(
+                status=403,
+                body=b"Forbidden",
+                error=SignatureError("webhook verify_token does not match"),
+            )
+        return WebhookOutcome(status=200, body=challenge.encode())
 
+    def verify(self, headers: Mapping[str, str] | Sequence[tuple[str, str]], body: bytes) -> None:
+        """Raise :class:`SignatureError` unless one channel's app secret signed ``body``."""
+        if not self._verifiers:
+            raise ConfigurationError("set app_secret= on the channel to verify webhooks")
+        header = _header(headers, "x-hub-signature-256")
+        # Several Meta apps may feed one endpoint: any of their secrets may have signed it.
+        for verifier in self._verifiers:
+            if verifier.matches(body, header):
+                return
+        self._verifiers[0].verify(body, header)  # raises, saying what is wrong
 
-def verify(
-    channels: Sequence[WhatsApp],
-    headers: Mapping[str, str] | Sequence[tuple[str, str]],
-    body: bytes,
-) -> None:
-    """Raise :class:`SignatureError` unless one channel's app secret signed ``body``."""
-    secrets = {c.app_secret for c in channels if c.app_secret}
-    if not secrets:
-        raise ConfigurationError("set app_secret= on the channel to verify webhooks")
-    header = _header(headers, "x-hub-signature-256")
-    last: SignatureError | None = None
-    for secret in secrets:
+    def parse(
+        self,
+        platform: Platform,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> list[Event]:
+        """Verify and parse a POST body; raises typed errors (no state, no de-duplication)."""
+        self._check_platform(platform)
+        if len(body) > self.config.max_body_bytes:
+            raise WebhookParseError(
+                f"webhook body is larger than {self.config.max_body_bytes} bytes"
+            )
+        self.verify(headers, body)
+        return wa.parse_body(body)
+
+    def handle(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> Flow[WebhookOutcome]:
+        """The whole webhook exchange as a flow (the store does de-duplication and state)."""
         try:
-            verify_hub_sha256(secret, body, header)
-            return
+            self._check_platform(platform)
+        except ConfigurationError as exc:
+            return WebhookOutcome(status=404, body=b"Not Found", error=exc)
+        verb = method.upper()
+        if verb == "GET":
+            return self.handshake(url)
+        if verb != "POST":
+            error = WebhookParseError(f"method {method} is not used for webhooks")
+            return WebhookOutcome(status=405, body=b"Method Not Allowed", error=error)
+        try:
+            events = self.parse(platform, headers, body)
         except SignatureError as exc:
-            last = exc
-    assert last is not None
-    raise last
-
-
-def parse(
-    channels: Sequence[object],
-    platform: Platform,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]],
-    body: bytes,
-    config: WebhookConfig,
-) -> list[Event]:
-    """Verify and parse a POST body; raises typed errors (no state, no de-duplication)."""
-    chans = _channels(channels, platform)
-    if len(body) > config.max_body_bytes:
-        raise WebhookParseError(f"webhook body is larger than {config.max_body_bytes} bytes")
-    verify(chans, headers, body)
-    return wa.parse_body(body)
-
-
-def handle(
-    channels: Sequence[object],
-    platform: Platform,
-    method: str,
-    url: str,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]],
-    body: bytes,
-    config: WebhookConfig,
-) -> Flow[WebhookOutcome]:
-    """The whole webhook exchange as a flow (the store does de-duplication and state)."""
-    try:
-        chans = _channels(channels, platform)
-    except ConfigurationError as exc:
-        return WebhookOutcome(status=404, body=b"Not Found", error=exc)
-    if method.upper() == "GET":
-        return handshake(chans, url)
-    if method.upper() != "POST":
-        return WebhookOutcome(
-            status=405, body=b"Method Not Allowed", error=WebhookParseError(f"method {method}")
-        )
-    try:
-        events = parse(channels, platform, headers, body, config)
-    except SignatureError as exc:
-        # pywa's convention (spec §1.2): a missing signature is 401, a wrong one 403.
-        missing = _header(headers, "x-hub-signature-256") is None
-        return WebhookOutcome(status=401 if missing else 403, body=b"Forbidden", error=exc)
-    except WebhookParseError as exc:
-        too_big = len(body) > config.max_body_bytes
-        return WebhookOutcome(status=413 if too_big else 400, body=b"Bad Request", error=exc)
-    except ConfigurationError as exc:
-        return WebhookOutcome(status=500, body=b"Server Error", error=exc)
-    fresh: list[Event] = []
-    duplicates = 0
-    for event in events:
-        first = yield StoreAdd(wa.dedup_key(event), _SEEN, config.dedup_ttl)
-        if not first:
-            duplicates += 1
-            continue
-        yield from wa.apply(event)
-        fresh.append(event)
-    return WebhookOutcome(status=200, body=b"OK", events=tuple(fresh), duplicates=duplicates)
+            # pywa's convention (spec §1.2): a missing signature is 401, a wrong one 403.
+            missing = _header(headers, "x-hub-signature-256") is None
+            return WebhookOutcome(status=401 if missing else 403, body=b"Forbidden", error=exc)
+        except WebhookParseError as exc:
+            too_big = len(body) > self.config.max_body_bytes
+            return WebhookOutcome(status=413 if too_big else 400, body=b"Bad Request", error=exc)
+        except ConfigurationError as exc:
+            return WebhookOutcome(status=500, body=b"Server Error", error=exc)
+        fresh: list[Event] = []
+        duplicates = 0
+        ttl = self.config.dedup_ttl
+        for event in events:
+            first = yield StoreAdd(wa.dedup_key(event), _SEEN, ttl)
+            if not first:
+                duplicates += 1
+                continue
+            yield from wa.apply(event)
+            fresh.append(event)
+        return WebhookOutcome(status=200, body=b"OK", events=tuple(fresh), duplicates=duplicates)

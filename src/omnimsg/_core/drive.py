@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Protocol, TypeVar
 
 from ..clock import Clock
@@ -91,7 +90,9 @@ async def run_async(
     ``store`` may be an :class:`AsyncStore`, or a sync :class:`Store` that never blocks
     (``nonblocking = True``, like :class:`~omnimsg.MemoryStore`).
     """
-    is_async = inspect.iscoroutinefunction(getattr(store, "get", None))
+    # A store that declares itself non-blocking (MemoryStore) is called directly; any other
+    # is an AsyncStore (checked once, when the client was made: omnimsg.stores.check_store).
+    is_async = not getattr(store, "nonblocking", False)
     value: Any = None
     error: BaseException | None = None
     while True:

@@ -11,7 +11,7 @@ aiohttp driver must stay close to a raw ``ClientSession`` (DESIGN §5).
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
@@ -36,10 +36,10 @@ class Request:
 
 @attrs.frozen(slots=True)
 class Response:
-    """An HTTP answer. ``headers`` keys are lower-case."""
+    """An HTTP answer. ``headers`` is looked up by lower-case name (case-insensitive maps)."""
 
     status: int
-    headers: dict[str, str] = attrs.field(eq=False)
+    headers: Mapping[str, str] = attrs.field(eq=False)
     body: bytes = b""
 
     def json(self) -> JSON:

@@ -12,12 +12,14 @@ strings built by omnimsg; values are bytes; TTLs are seconds measured on the inj
 
 from __future__ import annotations
 
+import inspect
 from typing import Protocol, runtime_checkable
 
+from ..exceptions import ConfigurationError
 from .memory import MemoryStore
 from .sqlite import AsyncSQLiteStore, SQLiteStore
 
-__all__ = ["AsyncSQLiteStore", "AsyncStore", "MemoryStore", "SQLiteStore", "Store"]
+__all__ = ["AsyncSQLiteStore", "AsyncStore", "MemoryStore", "SQLiteStore", "Store", "check_store"]
 
 
 @runtime_checkable
@@ -75,3 +77,23 @@ class AsyncStore(Protocol):
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add ``amount`` to an integer counter and return it. Atomic."""
         ...
+
+
+def check_store(store: object, *, async_face: bool) -> None:
+    """Refuse, at construction time, a store the client could not drive.
+
+    The sync client needs plain methods. The async client needs ``async def`` methods, or a
+    store that declares ``nonblocking = True`` (its plain methods never block the loop).
+    """
+    verbs = ("get", "set", "add", "delete", "incr")
+    missing = [v for v in verbs if not callable(getattr(store, v, None))]
+    if missing:
+        raise ConfigurationError(f"{type(store).__name__} is not a store: no {', '.join(missing)}")
+    is_async = inspect.iscoroutinefunction(store.get)  # type: ignore[attr-defined]
+    if async_face and not is_async and not getattr(store, "nonblocking", False):
+        raise ConfigurationError(
+            f"{type(store).__name__} blocks: give AsyncClient an AsyncStore (e.g. AsyncSQLiteStore) "
+            "or a non-blocking store such as MemoryStore"
+        )
+    if not async_face and is_async:
+        raise ConfigurationError(f"{type(store).__name__} is async: give it to AsyncClient")

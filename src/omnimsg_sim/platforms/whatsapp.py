@@ -272,7 +272,9 @@ class WhatsAppSim:
             )
         return None
 
-    def _guard(self, req: SimRequest, number: Number, operation: str) -> SimFlow[SimResponse | None]:
+    def _guard(
+        self, req: SimRequest, number: Number, operation: str
+    ) -> SimFlow[SimResponse | None]:
         """Auth, then any injected fault: the answer to give instead, or ``None`` to go on."""
         denied = self._auth(req, number.cfg.access_token)
         if denied:

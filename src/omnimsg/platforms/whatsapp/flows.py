@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
+
+import orjson
+from attrs import evolve
 
 from ..._core.calls import call
 from ..._core.effects import (
@@ -16,6 +20,7 @@ from ..._core.effects import (
     StoreDelete,
     StoreGet,
     StoreIncr,
+    StoreSet,
     get_json,
     set_json,
 )
@@ -25,14 +30,21 @@ from ..._types import JSON, JSONObject
 from ...clock import to_datetime
 from ...exceptions import PolicyViolation, WebhookParseError
 from ...models.content import Content, Template
-from ...models.events import Event, MessageReceived, Postback, TemplateStatusChanged
+from ...models.events import (
+    Event,
+    MessageReceived,
+    Postback,
+    StatusUpdate,
+    SystemNotice,
+    TemplateStatusChanged,
+)
 from ...models.refs import Address
 from ...models.results import MediaInfo, SendResult, TemplateInfo, Window
 from ...rules import Violation
 from ...rules import whatsapp as rules
 from .channel import WhatsApp
 from .errors import map_error
-from .wire import encode_message
+from .wire import encode_message, parse_events
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 _LAST_INBOUND_TTL = 30 * 86_400.0
@@ -119,7 +131,7 @@ def record_inbound(account: str, user: str, timestamp: float) -> Flow[None]:
     """Remember a customer message (keeps the newest time; webhooks may arrive out of order)."""
     previous = yield from last_inbound(account, user)
     if previous is None or timestamp > previous:
-        yield from set_json(last_inbound_key(account, user), timestamp, _LAST_INBOUND_TTL)
+        yield StoreSet(last_inbound_key(account, user), repr(timestamp).encode(), _LAST_INBOUND_TTL)
 
 
 def _spec_json(spec: rules.TemplateSpec) -> JSONObject:
@@ -164,8 +176,6 @@ def _template_status_changed(event: TemplateStatusChanged) -> Flow[None]:
     key = _template_key(event.account, event.name, event.language)
     cached = _spec_from_json((yield from get_json(key)))
     if cached is not None:
-        from attrs import evolve
-
         yield from set_json(key, _spec_json(evolve(cached, status=event.status.upper())))
 
 
@@ -181,15 +191,20 @@ def _tier_used(ch: WhatsApp, now: float) -> Flow[int]:
     return total
 
 
+def _pair_from(raw: bytes | None) -> rules.PairBucket | None:
+    if raw is None:
+        return None
+    try:
+        tokens, updated = raw.split(b",")
+        return rules.PairBucket(float(tokens), float(updated))
+    except ValueError:
+        return None  # unreadable: treat as a full bucket
+
+
 def send_state(ch: WhatsApp, user: str, content: Content, now: float) -> Flow[rules.SendState]:
     """Everything the rules need, read from the store."""
     last = yield from last_inbound(ch.account, user)
-    pair_raw = yield from get_json(_pair_key(ch.account, user))
-    pair = (
-        rules.PairBucket(float(pair_raw[0]), float(pair_raw[1]))  # type: ignore[arg-type]
-        if isinstance(pair_raw, list) and len(pair_raw) == 2
-        else None
-    )
+    pair = _pair_from((yield StoreGet(_pair_key(ch.account, user))))
     template, known = None, False
     if isinstance(content, Template) and ch.waba_id:
         template = _spec_from_json(
@@ -220,7 +235,9 @@ def check(ch: WhatsApp, user: str, content: Content, now: float) -> Flow[tuple[V
 def _record_send(ch: WhatsApp, user: str, state: rules.SendState, content: Content) -> Flow[None]:
     bucket = rules.consume_pair(state.pair, state.now, ch.policy)
     ttl = ch.policy.pair_burst * ch.policy.pair_interval_seconds
-    yield from set_json(_pair_key(ch.account, user), [bucket.tokens, bucket.updated], ttl)
+    yield StoreSet(
+        _pair_key(ch.account, user), f"{bucket.tokens!r},{bucket.updated!r}".encode(), ttl
+    )
     is_open = rules.window_open(state.last_inbound_at, state.now, ch.policy)
     if rules.counts_toward_tier(content, is_open):
         window = ch.policy.tier_window_seconds
@@ -246,8 +263,10 @@ def send(
 ) -> Flow[SendResult]:
     """Send one message: pre-flight, POST, record the rate and tier state."""
     body = encode_message(to.user, content, reply_to=reply_to, callback_data=callback_data)
-    state = yield from send_state(ch, to.user, content, now)
-    if preflight:
+    # Without pre-flight no rule is checked, so no rate or tier state is read or kept either:
+    # the send costs what a raw client's does (DESIGN §5).
+    state = (yield from send_state(ch, to.user, content, now)) if preflight else None
+    if state is not None:
         violations = rules.check_send(content, state, ch.policy)
         if violations:
             raise PolicyViolation(violations)
@@ -256,7 +275,8 @@ def send(
     )
     response = yield from call(request, retry, map_error)
     data = _decode(response, "send")
-    yield from _record_send(ch, to.user, state, content)
+    if state is not None:
+        yield from _record_send(ch, to.user, state, content)
     messages = data.get("messages")
     first: dict[str, Any] = (
         messages[0]
@@ -496,13 +516,11 @@ def delete_template(
 def parse_body(body: bytes) -> list[Event]:
     """Decode a (verified) webhook body into events."""
     try:
-        payload = json.loads(body)
-    except ValueError as exc:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise WebhookParseError(f"WhatsApp webhook body is not JSON: {exc}") from None
-    from .wire import parse_events
-
     try:
-        return list(parse_events(payload))
+        return parse_events(payload)
     except ValueError as exc:
         raise WebhookParseError(str(exc)) from None
 
@@ -511,16 +529,12 @@ def dedup_key(event: Event) -> str:
     """The at-least-once de-duplication key of one event (§1.3, Pitfalls 3)."""
     if isinstance(event, MessageReceived | Postback):
         return f"omnimsg:wa:seen:m:{event.message_id}"
-    from ...models.events import StatusUpdate, SystemNotice
-
     if isinstance(event, SystemNotice):
         return f"omnimsg:wa:seen:m:{event.message_id}"
     if isinstance(event, StatusUpdate):
         return f"omnimsg:wa:seen:s:{event.message_id}:{event.status}"
     if isinstance(event, TemplateStatusChanged):
         return f"omnimsg:wa:seen:t:{event.template_id}:{event.status}:{event.timestamp}"
-    import hashlib
-
     digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode()).hexdigest()
     return f"omnimsg:wa:seen:u:{digest[:32]}"
 
@@ -528,11 +542,10 @@ def dedup_key(event: Event) -> str:
 def apply(event: Event) -> Flow[None]:
     """Update conversation state from a new event: windows and the template cache."""
     if isinstance(event, MessageReceived | Postback):
-        ids = {event.user}
-        other = event.raw.get("from_user_id") if isinstance(event.raw, dict) else None
-        if isinstance(other, str):
-            ids.add(other)  # keep both the phone and the BSUID in step (§8)
-        for user in ids:
-            yield from record_inbound(event.account, user, event.timestamp)
+        yield from record_inbound(event.account, event.user, event.timestamp)
+        other = event.raw.get("from_user_id")
+        if isinstance(other, str) and other != event.user:
+            # Keep the phone and the BSUID in step: either may be used to reply (§8).
+            yield from record_inbound(event.account, other, event.timestamp)
     elif isinstance(event, TemplateStatusChanged):
         yield from _template_status_changed(event)
