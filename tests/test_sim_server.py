@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from omnimsg import Address, Client, Template, Timeout, WhatsApp
 from omnimsg.testing import DEFAULT_WHATSAPP, ServerThread, whatsapp_channel, whatsapp_sim_config
 
@@ -32,13 +33,22 @@ def test_plugin_server_fixture(omnimsg_sim_server: str) -> None:
 def test_latency_fault_makes_a_client_time_out() -> None:
     config = whatsapp_sim_config(webhook_url=None)
     with ServerThread(config) as url:
-        httpx.post(f"{url}/_sim/faults", json={"operation": "whatsapp.send", "latency_ms": 1500, "times": 1})
-        with Client([whatsapp_channel(config, url)], http_client=httpx.Client(timeout=0.2)) as client:
+        httpx.post(
+            f"{url}/_sim/faults",
+            json={"operation": "whatsapp.send", "latency_ms": 1500, "times": 1},
+        )
+        with Client(
+            [whatsapp_channel(config, url)], http_client=httpx.Client(timeout=0.2)
+        ) as client:
             with pytest.raises(Timeout):
-                client.send(Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"]))
+                client.send(
+                    Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"])
+                )
         # The fault is spent: the next call goes through.
         with Client([whatsapp_channel(config, url)]) as client:
-            assert client.send(Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"])).message_id
+            assert client.send(
+                Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"])
+            ).message_id
 
 
 def test_running_clock_delivers_due_webhooks_without_advance() -> None:
@@ -68,11 +78,17 @@ def test_running_clock_delivers_due_webhooks_without_advance() -> None:
         with ServerThread(config) as url:
             channel = whatsapp_channel(config, url)
             with Client([channel]) as client:
-                client.send(Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"]))
+                client.send(
+                    Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"])
+                )
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not any('"read"' in body for body in received):
                 time.sleep(0.05)
-        statuses = [s for s in ("sent", "delivered", "read") if any(f'"status":"{s}"' in b for b in received)]
+        statuses = [
+            s
+            for s in ("sent", "delivered", "read")
+            if any(f'"status":"{s}"' in b for b in received)
+        ]
         assert statuses == ["sent", "delivered", "read"]
     finally:
         app.shutdown()
@@ -83,15 +99,26 @@ def test_secrets_never_appear_in_reprs_or_errors() -> None:
     from omnimsg import AuthenticationError
 
     secret_token, secret_app = "EAAG-super-secret-token", "app-secret-value"
-    ch = WhatsApp(phone_number_id="106540352242922", access_token=secret_token, app_secret=secret_app, verify_token="vt-secret")
+    ch = WhatsApp(
+        phone_number_id="106540352242922",
+        access_token=secret_token,
+        app_secret=secret_app,
+        verify_token="vt-secret",
+    )
     config = whatsapp_sim_config(webhook_url=None)
-    assert secret_token not in repr(ch) and secret_app not in repr(ch) and "vt-secret" not in repr(ch)
+    assert (
+        secret_token not in repr(ch) and secret_app not in repr(ch) and "vt-secret" not in repr(ch)
+    )
     assert DEFAULT_WHATSAPP["access_token"] not in repr(config)
     with ServerThread(config) as url:
-        with Client([WhatsApp(phone_number_id="106540352242922", access_token=secret_token, base_url=url)]) as client:
+        with Client(
+            [WhatsApp(phone_number_id="106540352242922", access_token=secret_token, base_url=url)]
+        ) as client:
             assert secret_token not in repr(client)
             with pytest.raises(AuthenticationError) as caught:
-                client.send(Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"]))
+                client.send(
+                    Address("whatsapp", ADA), Template("order_update", params=["a", "b", "c"])
+                )
         err = caught.value
         assert secret_token not in str(err) and secret_token not in repr(err)
         assert secret_token.encode() not in err.raw

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._core.effects import Request, Response
+from ._core.effects import Request, Response, new_response
 from .exceptions import Timeout, TransportError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class HttpxDriver:
         except httpx.TransportError as exc:
             raise _httpx_error(request, exc) from None
         # httpx.Headers is already a case-insensitive mapping: no copy.
-        return Response(r.status_code, r.headers, r.content)
+        return new_response(status=r.status_code, headers=r.headers, body=r.content)
 
     def close(self) -> None:
         """Close the client if this driver made it."""
@@ -89,7 +89,7 @@ class AsyncHttpxDriver:
             )
         except httpx.TransportError as exc:
             raise _httpx_error(request, exc) from None
-        return Response(r.status_code, r.headers, r.content)
+        return new_response(status=r.status_code, headers=r.headers, body=r.content)
 
     async def aclose(self) -> None:
         """Close the client if this driver made it."""
@@ -140,7 +140,7 @@ class AiohttpDriver:
             ) as r:
                 body = await r.read()
                 # aiohttp's headers are a case-insensitive mapping: no copy.
-                return Response(r.status, r.headers, body)
+                return new_response(status=r.status, headers=r.headers, body=body)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
                 f"could not connect for {request.method}: {exc}", retryable=True

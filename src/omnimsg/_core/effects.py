@@ -16,6 +16,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
+from .._fast import fast_constructor
 from .._types import JSON
 
 T = TypeVar("T")
@@ -114,3 +115,8 @@ def get_json(key: str) -> Flow[JSON]:
 def set_json(key: str, value: JSON, ttl: float | None = None) -> Flow[None]:
     """Write a JSON value to the store."""
     yield StoreSet(key, json.dumps(value, separators=(",", ":")).encode(), ttl)
+
+
+# Hot-path constructors (see omnimsg/_fast.py): every send builds one of each.
+new_request = fast_constructor(Request)
+new_response = fast_constructor(Response)

@@ -22,6 +22,7 @@ from ..._core.effects import (
     StoreIncr,
     StoreSet,
     get_json,
+    new_request,
     set_json,
 )
 from ..._core.multipart import encode_multipart
@@ -82,7 +83,14 @@ def _request(
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         headers += _JSON_HEADERS
     url = path if absolute else ch.url(path)
-    return Request(method, url, headers, raw, idempotent=idempotent, operation=operation)
+    return new_request(
+        method=method,
+        url=url,
+        headers=headers,
+        body=raw,
+        idempotent=idempotent,
+        operation=operation,
+    )
 
 
 # --- state keys ------------------------------------------------------------------------------

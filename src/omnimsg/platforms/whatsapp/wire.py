@@ -8,12 +8,12 @@ Facts: spec/whatsapp.md §1.4 (envelope), §2 (inbound), §3 (statuses), §4 (se
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
+from ..._fast import fast_constructor
 from ..._types import JSON, JSONObject
 from ...exceptions import ConfigurationError
-from ...models._fast import fast_constructor
 from ...models.content import (
     Audio,
     Button,
@@ -61,9 +61,20 @@ __all__ = ["encode_message", "is_bsuid", "parse_events"]
 
 # §8: business-scoped user ids look like "US.13491208655302741918" or "US.ENT.…".
 _M = TypeVar("_M", bound=Media)
-# Hot-path constructors (same frozen instances, built about twice as fast; see models/_fast.py).
+# Hot-path constructors (same frozen instances, built about twice as fast; see omnimsg/_fast.py).
 _new_message = fast_constructor(MessageReceived)
 _new_text = fast_constructor(Text)
+_new_postback = fast_constructor(Postback)
+_new_status = fast_constructor(StatusUpdate)
+_new_pricing = fast_constructor(Pricing)
+_new_error = fast_constructor(DeliveryError)
+_new_context = fast_constructor(MessageContext)
+_new_referral = fast_constructor(Referral)
+# Inbound media always carry an id and never a link, which is all Media's own check asks.
+_new_media: dict[type[Media], Callable[..., Media]] = {
+    cls: fast_constructor(cls, skip_post_init=True)
+    for cls in (Image, Video, Audio, Document, Sticker)
+}
 _BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]+$")
 
 
@@ -302,11 +313,18 @@ def _obj(d: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def _media_in(cls: type[_M], o: dict[str, Any], **extra: Any) -> _M:
-    return cls(
-        media_id=_str(o, "id") or "",
-        mime_type=_str(o, "mime_type"),
-        sha256=_str(o, "sha256"),
-        **extra,
+    media_id = o.get("id")
+    if not isinstance(media_id, str) or not media_id:
+        raise ValueError("inbound media without an id")
+    return cast(
+        "_M",
+        _new_media[cls](
+            media_id=media_id,
+            url=None,
+            mime_type=_str(o, "mime_type"),
+            sha256=_str(o, "sha256"),
+            **extra,
+        ),
     )
 
 
@@ -402,7 +420,7 @@ def _context(msg: dict[str, Any]) -> MessageContext | None:
     product: dict[str, Any] = (
         c["referred_product"] if isinstance(c.get("referred_product"), dict) else {}
     )
-    return MessageContext(
+    return _new_context(
         message_id=_str(c, "id"),
         from_user=_str(c, "from"),
         forwarded=bool(c.get("forwarded", False)),
@@ -416,7 +434,7 @@ def _referral(msg: dict[str, Any]) -> Referral | None:
     r = msg.get("referral")
     if not isinstance(r, dict):
         return None
-    return Referral(
+    return _new_referral(
         source_url=_str(r, "source_url"),
         source_id=_str(r, "source_id"),
         source_type=_str(r, "source_type"),
@@ -426,39 +444,25 @@ def _referral(msg: dict[str, Any]) -> Referral | None:
     )
 
 
-def _postback(msg: dict[str, Any], common: dict[str, Any]) -> Postback | None:
-    kind = msg.get("type")
+_PostbackParts = tuple[str, str | None, str, str | None]
+
+
+def _postback_parts(msg: dict[str, Any], kind: Any) -> _PostbackParts | None:
+    """``(payload, title, source, description)`` of a tap, or ``None`` if it is no tap."""
     if kind == "button":  # a template quick-reply tap (§2)
         o = _obj(msg, "button")
-        return Postback(
-            payload=_str(o, "payload") or "",
-            title=_str(o, "text"),
-            source="template_button",
-            **common,
-        )
-    if kind != "interactive":
-        return None
+        return _str(o, "payload") or "", _str(o, "text"), "template_button", None
     o = _obj(msg, "interactive")
     itype = o.get("type")
     if itype == "button_reply":
         r = _obj(o, "button_reply")
-        return Postback(
-            payload=_str(r, "id") or "", title=_str(r, "title"), source="button", **common
-        )
+        return _str(r, "id") or "", _str(r, "title"), "button", None
     if itype == "list_reply":
         r = _obj(o, "list_reply")
-        return Postback(
-            payload=_str(r, "id") or "",
-            title=_str(r, "title"),
-            description=_str(r, "description"),
-            source="list",
-            **common,
-        )
+        return _str(r, "id") or "", _str(r, "title"), "list", _str(r, "description")
     if itype == "nfm_reply":
         r = _obj(o, "nfm_reply")
-        return Postback(
-            payload=_str(r, "response_json") or "", title=_str(r, "name"), source="flow", **common
-        )
+        return _str(r, "response_json") or "", _str(r, "name"), "flow", None
     return None
 
 
@@ -475,25 +479,14 @@ def _message(msg: dict[str, Any], account: str, names: dict[str, str]) -> Event:
     kind = msg.get("type")
     # Sub-objects are parsed only when present: most messages carry neither.
     context = _context(msg) if "context" in msg else None
+    content: Content | UnsupportedContent | None = None
     if kind == "text":
-        # The fast path for the commonest message: webhook ingest is dominated by it (DESIGN §5).
+        # The commonest message, kept short: webhook ingest is a hot path (DESIGN §5).
         text = msg.get("text")
-        body = text.get("body") if isinstance(text, dict) else None
+        body = text.get("body") if type(text) is dict else None
         if isinstance(body, str):
-            return _new_message(
-                platform="whatsapp",
-                account=account,
-                user=user,
-                message_id=message_id,
-                timestamp=timestamp,
-                content=_new_text(body=body, preview_url=False),
-                user_name=names.get(user),
-                phone=phone,
-                context=context,
-                referral=_referral(msg) if "referral" in msg else None,
-                raw=msg,
-            )
-    if kind == "system":
+            content = _new_text(body=body, preview_url=False)
+    elif kind == "system":
         s = _obj(msg, "system")
         return SystemNotice(
             platform="whatsapp",
@@ -506,65 +499,78 @@ def _message(msg: dict[str, Any], account: str, names: dict[str, str]) -> Event:
             new_user=_str(s, "wa_id"),
             raw=msg,
         )
-    common: dict[str, Any] = {
-        "platform": "whatsapp",
-        "account": account,
-        "user": user,
-        "message_id": message_id,
-        "timestamp": timestamp,
-        "user_name": names.get(user),
-        "context": context,
-        "raw": msg,
-    }
-    if kind in ("interactive", "button"):
-        postback = _postback(msg, common)
-        if postback is not None:
-            return postback
-    content = _content(msg)
+    elif kind == "interactive" or kind == "button":
+        parts = _postback_parts(msg, kind)
+        if parts is not None:
+            payload, title, source, description = parts
+            return _new_postback(
+                platform="whatsapp",
+                account=account,
+                user=user,
+                message_id=message_id,
+                timestamp=timestamp,
+                payload=payload,
+                title=title,
+                source=source,
+                description=description,
+                user_name=names.get(user),
+                context=context,
+                raw=msg,
+            )
     if content is None:
-        return Unknown(
-            platform="whatsapp",
-            account=account,
-            reason=f"message type {kind!r}",
-            raw=msg,
-        )
-    referral = _referral(msg) if "referral" in msg else None
-    return MessageReceived(content=content, phone=phone, referral=referral, **common)
+        content = _content(msg)
+        if content is None:
+            return _unknown(account, f"message type {kind!r}", msg)
+    return _new_message(
+        platform="whatsapp",
+        account=account,
+        user=user,
+        message_id=message_id,
+        timestamp=timestamp,
+        content=content,
+        user_name=names.get(user),
+        phone=phone,
+        context=context,
+        referral=_referral(msg) if "referral" in msg else None,
+        raw=msg,
+    )
 
 
 def _status(st: dict[str, Any], account: str) -> StatusUpdate:
-    errors = tuple(
-        DeliveryError(
-            code=e["code"] if isinstance(e.get("code"), int | str) else "unknown",
-            title=_str(e, "title"),
-            message=_str(e, "message"),
-            details=_str(e.get("error_data") or {}, "details"),
+    errors: tuple[DeliveryError, ...] = ()
+    if "errors" in st:
+        errors = tuple(
+            _new_error(
+                code=e["code"] if isinstance(e.get("code"), int | str) else "unknown",
+                title=_str(e, "title"),
+                message=_str(e, "message"),
+                details=_str(e.get("error_data") or {}, "details"),
+            )
+            for e in st["errors"] or ()
+            if isinstance(e, dict)
         )
-        for e in st.get("errors") or ()
-        if isinstance(e, dict)
-    )
     p = st.get("pricing")
-    pricing = (
-        Pricing(
-            billable=p.get("billable") if isinstance(p.get("billable"), bool) else None,
+    pricing = None
+    if type(p) is dict:
+        billable = p.get("billable")
+        pricing = _new_pricing(
+            billable=billable if isinstance(billable, bool) else None,
             model=_str(p, "pricing_model"),
             category=_str(p, "category"),
             type=_str(p, "type"),
         )
-        if isinstance(p, dict)
-        else None
-    )
     conv = st.get("conversation")
     user = _str(st, "recipient_id") or _str(st, "recipient_user_id")
     message_id, status = _str(st, "id"), _str(st, "status")
     if not user or not message_id or not status:
         raise ValueError("status without recipient, id or status")
-    return StatusUpdate(
+    raw_ts = st.get("timestamp")
+    return _new_status(
         platform="whatsapp",
         account=account,
         user=user,
         message_id=message_id,
-        timestamp=_ts(st.get("timestamp")),
+        timestamp=float(raw_ts) if type(raw_ts) is str else _ts(raw_ts),
         status=status,
         errors=errors,
         pricing=pricing,
@@ -613,15 +619,14 @@ def _names(contacts: Any) -> dict[str, str]:
     if type(contacts) is not list:
         return names
     for c in contacts:
-        try:
-            name = c["profile"]["name"]
-        except (KeyError, TypeError):
-            continue
-        if isinstance(name, str):
-            for key in ("wa_id", "user_id"):
-                ident = c.get(key)
-                if isinstance(ident, str):
-                    names[ident] = name
+        profile = c.get("profile") if type(c) is dict else None
+        name = profile.get("name") if type(profile) is dict else None
+        if type(name) is str:
+            wa_id, user_id = c.get("wa_id"), c.get("user_id")
+            if type(wa_id) is str:
+                names[wa_id] = name
+            if type(user_id) is str:
+                names[user_id] = name
     return names
 
 
@@ -654,9 +659,15 @@ def _change_events(value: dict[str, Any], waba: str, out: list[Event]) -> None:
                 continue
         out.append(_unknown(account, "item is not an object", msg))
     statuses = value.get("statuses")
-    if statuses:
-        for st in _items(value, "statuses"):
-            out.append(_safe(_status, st, account, account))
+    for st in statuses if type(statuses) is list else ():
+        if type(st) is dict:
+            try:
+                out.append(_status(st, account))
+                continue
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                out.append(_unknown(account, f"malformed item: {exc}", st))
+                continue
+        out.append(_unknown(account, "item is not an object", st))
     if "errors" in value:
         for err in _items(value, "errors"):
             out.append(_unknown(account, "errors", err))

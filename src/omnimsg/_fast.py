@@ -16,8 +16,13 @@ import attrs
 T = TypeVar("T")
 
 
-def fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A keyword-only constructor for ``cls`` that fills every field (no defaults applied)."""
+def fast_constructor(cls: type[T], *, skip_post_init: bool = False) -> Callable[..., T]:
+    """A keyword-only constructor for ``cls`` that fills every field (no defaults applied).
+
+    ``skip_post_init`` lets a caller that guarantees the class's own check skip it.
+    """
+    if hasattr(cls, "__attrs_post_init__") and not skip_post_init:
+        raise TypeError(f"{cls.__name__} checks itself after __init__; use the class")
     fields = attrs.fields(cls)  # type: ignore[arg-type]
     for f in fields:
         if f.converter is not None or f.validator is not None:
