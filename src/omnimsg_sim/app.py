@@ -50,7 +50,8 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
         )
         core = app[_CORE]
         result = await run_async(core.handle(sim_request), app[_HTTP])
-        if not request.path.startswith("/_sim") and core.world.pending():
+        due = core.world.next_due()
+        if due is not None and due <= core.world.now() and not request.path.startswith("/_sim"):
             # Status webhooks fall due as soon as the answer is out; deliver them right after.
             task = asyncio.get_running_loop().create_task(pump(app))
             tasks = app[_TASKS]

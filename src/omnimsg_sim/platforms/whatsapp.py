@@ -48,6 +48,9 @@ _MEDIA_LIMITS = {
     "text": 100 << 20,
 }
 _STICKER_LIMIT = 500 << 10
+# Status progressions: (status, seconds after the send). Shared by every message.
+_FAILED: tuple[tuple[str, float], ...] = (("failed", 0.0),)
+_SENT_ONLY: tuple[tuple[str, float], ...] = (("sent", 0.0),)
 
 
 @attrs.define(slots=True)
@@ -142,6 +145,13 @@ class Number:
         self.tier_first: dict[str, float] = {}
         self.tier_counts: dict[int, int] = {}
         self.inbound_ids: set[str] = set()
+        # §3: sent, delivered, read; when delivered and read coincide, only `read` is sent.
+        steps: list[tuple[str, float]] = [("sent", 0.0)]
+        if cfg.read_after is None or cfg.read_after > cfg.deliver_after:
+            steps.append(("delivered", cfg.deliver_after))
+        if cfg.read_after is not None:
+            steps.append(("read", cfg.read_after))
+        self.progression: tuple[tuple[str, float], ...] = tuple(steps)
         for c in cfg.customers:
             self.add_customer(c.wa_id, c.name, c.user_id)
 
@@ -380,7 +390,7 @@ class WhatsAppSim:
         injected = yield from self._fault("whatsapp.send", number.cfg.phone_number_id, to)
         if injected is not None:
             return injected
-        return self.accept_send(number, to, content, reply_to, body)
+        return self.accept_send(number, to, content, reply_to, body, req.body)
 
     def send_state(
         self, number: Number, customer: Customer | None, content: Content, now: float
@@ -404,7 +414,13 @@ class WhatsAppSim:
         )
 
     def accept_send(
-        self, number: Number, to: str, content: Content, reply_to: str | None, body: Any
+        self,
+        number: Number,
+        to: str,
+        content: Content,
+        reply_to: str | None,
+        body: Any,
+        raw: bytes,
     ) -> SimResponse:
         """Run the rules on a decoded send and answer as WhatsApp does."""
         now = self.world.now()
@@ -454,7 +470,10 @@ class WhatsAppSim:
             type=str(body.get("type", "text")),
             text=self._describe(number, content),
             timestamp=now,
-            raw=body,
+            raw=raw,
+            callback=body.get("biz_opaque_callback_data")
+            if isinstance(body.get("biz_opaque_callback_data"), str)
+            else None,
         )
         self.world.outbox.append(entry)
         self._schedule_statuses(number, entry, content, state, async_failure)
@@ -517,31 +536,39 @@ class WhatsAppSim:
         state: rules.SendState,
         failure: dict[str, Any] | None,
     ) -> None:
-        now = entry.timestamp
         if failure is not None:
-            self.world.schedule(
-                now, lambda at: self._status(number, entry, "failed", at, errors=[failure])
-            )
+            entry.errors = (failure,)
+            self.world.schedule(entry.timestamp, self._step, number, entry, _FAILED, 0, None)
             return
+        # §3: reactions only get `sent`.
+        steps = _SENT_ONLY if isinstance(content, Reaction) else number.progression
         pricing = self._pricing(number, content, state)
-        self.world.schedule(
-            now, lambda at: self._status(number, entry, "sent", at, pricing=pricing)
+        self.world.schedule(entry.timestamp, self._step, number, entry, steps, 0, pricing)
+
+    def _step(
+        self,
+        at: float,
+        number: Number,
+        entry: OutboxEntry,
+        steps: tuple[tuple[str, float], ...],
+        index: int,
+        pricing: dict[str, Any] | None,
+    ) -> Delivery | None:
+        """One status of a message; the next one is scheduled only then (one queue item each)."""
+        status = steps[index][0]
+        if index + 1 < len(steps):
+            nxt = steps[index + 1]
+            self.world.schedule(
+                entry.timestamp + nxt[1], self._step, number, entry, steps, index + 1, pricing
+            )
+        return self._status(
+            number,
+            entry,
+            status,
+            at,
+            pricing=pricing,
+            errors=entry.errors if status == "failed" else None,
         )
-        if isinstance(content, Reaction):
-            return  # §3: reactions only get `sent`
-        cfg = number.cfg
-        read_after = cfg.read_after
-        if read_after is None or read_after > cfg.deliver_after:
-            self.world.schedule(
-                now + cfg.deliver_after,
-                lambda at: self._status(number, entry, "delivered", at, pricing=pricing),
-            )
-        if read_after is not None:
-            # §3: when delivered and read coincide, only `read` is sent.
-            self.world.schedule(
-                now + read_after,
-                lambda at: self._status(number, entry, "read", at, pricing=pricing),
-            )
 
     def _status(
         self,
@@ -551,26 +578,21 @@ class WhatsAppSim:
         at: float,
         *,
         pricing: dict[str, Any] | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        errors: tuple[dict[str, Any], ...] | None = None,
     ) -> Delivery | None:
         entry.status = status
-        if errors:
-            entry.errors = errors
         item: dict[str, Any] = {
             "id": entry.message_id,
             "status": status,
             "timestamp": str(int(at)),
             "recipient_id": entry.user,
         }
-        callback = (
-            entry.raw.get("biz_opaque_callback_data") if isinstance(entry.raw, dict) else None
-        )
-        if callback:
-            item["biz_opaque_callback_data"] = callback
+        if entry.callback:
+            item["biz_opaque_callback_data"] = entry.callback
         if pricing:
             item["pricing"] = pricing
         if errors:
-            item["errors"] = errors
+            item["errors"] = list(errors)
         value = {
             "messaging_product": "whatsapp",
             "metadata": self._metadata(number),
