@@ -126,7 +126,7 @@ class World:
 
     def token(self, n: int) -> str:
         """``n`` seeded random letters and digits."""
-        return "".join(self.rng.choice(_ALNUM) for _ in range(n))
+        return "".join(self.rng.choices(_ALNUM, k=n))
 
     def digits(self, n: int) -> str:
         """``n`` seeded random digits (no leading zero)."""
