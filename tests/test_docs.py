@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_openapi_lists_exactly_the_control_endpoints() -> None:
     core = (ROOT / "src" / "omnimsg_sim" / "core.py").read_text()
     served = set(re.findall(r'path == "(/_sim/[a-z/]+)"', core))
-    documented = set(re.findall(r"^  (/_sim/[a-z/]+):$", (ROOT / "docs" / "simulator-openapi.yaml").read_text(), re.M))
+    documented = set(
+        re.findall(
+            r"^  (/_sim/[a-z/]+):$", (ROOT / "docs" / "simulator-openapi.yaml").read_text(), re.M
+        )
+    )
     assert served == documented
 
 
@@ -33,4 +37,7 @@ def test_readme_has_exactly_two_setup_commands() -> None:
         'python -m pip install -e ".[sim]" && python examples/whatsapp_support_demo.py',
         'python -m pip install -e ".[test]" && python -m pytest',
     ]
-    assert "python -m pip install -e \".[test]\" && python -m pytest" in (ROOT / ".ci" / "run").read_text()
+    assert (
+        'python -m pip install -e ".[test]" && python -m pytest'
+        in (ROOT / ".ci" / "run").read_text()
+    )
