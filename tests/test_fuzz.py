@@ -186,26 +186,6 @@ def test_simulator_answers_junk_sends_with_native_errors(body: Any) -> None:
         assert error["message"].startswith("(#")
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(
-        [
-            "/_sim/inbound",
-            "/_sim/faults",
-            "/_sim/clock/advance",
-            "/_sim/templates/status",
-            "/_sim/webhooks/verify",
-        ]
-    ),
-    json_values,
-)
-def test_control_plane_answers_junk_with_400s(path: str, body: Any) -> None:
-    r = HTTP.post(path, content=json.dumps(body).encode())
-    assert r.status_code < 500, r.text
-    json.loads(r.content)
-    HTTP.delete("/_sim/faults")
-
-
 CONTROL_KEYS = [
     "platform",
     "account",
@@ -261,9 +241,10 @@ control_shaped = st.recursive(
             "/_sim/webhooks/verify",
         ]
     ),
-    control_shaped,
+    st.one_of(control_shaped, json_values),
 )
-def test_control_plane_answers_field_shaped_junk_with_400s(path: str, body: Any) -> None:
+def test_control_plane_answers_junk_with_400s(path: str, body: Any) -> None:
     r = HTTP.post(path, content=json.dumps(body).encode())
     assert r.status_code < 500, r.text
+    json.loads(r.content)
     HTTP.delete("/_sim/faults")
