@@ -132,3 +132,17 @@ def test_clients_refuse_a_store_of_the_wrong_face() -> None:
     with pytest.raises(ConfigurationError, match="not a store"):
         Client(ch, store=object())  # type: ignore[arg-type]
     AsyncClient(ch, store=MemoryStore())  # non-blocking: fine for both faces
+
+
+def test_memory_store_forgets_expired_keys_without_being_read() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    for i in range(1000):
+        store.set(f"old{i}", b"x", ttl=10)
+    store.set("kept", b"x", ttl=10)
+    store.set("kept", b"y")  # rewritten without a TTL: must survive the sweep
+    clock.advance(11)
+    for i in range(300):  # writes trigger the sweep
+        store.set(f"new{i}", b"x", ttl=100)
+    assert len(store) == 301
+    assert store.get("kept") == b"y"

@@ -109,6 +109,8 @@ class SimSettings:
     # the exact schedule is UNVERIFIED, so it is configurable.
     webhook_retry_delays: tuple[float, ...] = (10.0, 30.0, 120.0, 600.0, 3600.0, 21600.0, 86400.0)
     max_body_bytes: int = 8 << 20
+    # The webhook log keeps the newest attempts only, so a long-running server stays small.
+    delivery_log_limit: int = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -311,6 +313,7 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
         if delays is not None
         else SimSettings().webhook_retry_delays,
         max_body_bytes=sf.integer("max_body_bytes", 8 << 20),
+        delivery_log_limit=sf.integer("delivery_log_limit", 10_000),
     )
     sf.used.add("start")
     sf.done()

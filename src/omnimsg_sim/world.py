@@ -6,6 +6,7 @@ import heapq
 import json
 import random
 import string
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -113,7 +114,7 @@ class World:
         self.start = clock.time()
         self.rng = random.Random(config.sim.seed)
         self.outbox: list[OutboxEntry] = []
-        self.deliveries: list[DeliveryRecord] = []
+        self.deliveries: deque[DeliveryRecord] = deque(maxlen=max(1, config.sim.delivery_log_limit))
         self._queue: list[tuple[float, int, Callable[..., Delivery | None], tuple[Any, ...]]] = []
         self._seq = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 
 from ..clock import Clock, SystemClock
@@ -9,7 +10,7 @@ from ..exceptions import StoreError
 
 __all__ = ["MemoryStore"]
 
-_PURGE_EVERY = 4096  # writes between sweeps of expired keys, so memory stays bounded
+_PURGE_EVERY = 256  # writes between sweeps of expired keys, so memory stays bounded
 
 
 class MemoryStore:
@@ -24,11 +25,18 @@ class MemoryStore:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
         self._data: dict[str, tuple[bytes, float | None]] = {}
+        # Expiry times in a heap: a sweep pops only what has expired, never scans every key.
+        self._expiries: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         self._writes = 0
 
     def _expiry(self, ttl: float | None) -> float | None:
         return None if ttl is None else self._clock.time() + ttl
+
+    def _put(self, key: str, value: bytes, expires: float | None) -> None:
+        self._data[key] = (value, expires)
+        if expires is not None:
+            heapq.heappush(self._expiries, (expires, key))
 
     def _live(self, key: str, now: float) -> bytes | None:
         item = self._data.get(key)
@@ -42,10 +50,14 @@ class MemoryStore:
 
     def _wrote(self, now: float) -> None:
         self._writes += 1
-        if self._writes % _PURGE_EVERY == 0:
-            dead = [k for k, (_, e) in self._data.items() if e is not None and e <= now]
-            for k in dead:
-                del self._data[k]
+        if self._writes % _PURGE_EVERY:
+            return
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            expires, key = heapq.heappop(heap)
+            item = self._data.get(key)
+            if item is not None and item[1] == expires:  # not rewritten since
+                del self._data[key]
 
     def get(self, key: str) -> bytes | None:
         """The value, or ``None`` when absent or expired."""
@@ -55,7 +67,7 @@ class MemoryStore:
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         """Write ``value``; it expires after ``ttl`` seconds when given."""
         with self._lock:
-            self._data[key] = (value, self._expiry(ttl))
+            self._put(key, value, self._expiry(ttl))
             self._wrote(self._clock.time())
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
@@ -64,7 +76,7 @@ class MemoryStore:
             now = self._clock.time()
             if self._live(key, now) is not None:
                 return False
-            self._data[key] = (value, self._expiry(ttl))
+            self._put(key, value, self._expiry(ttl))
             self._wrote(now)
             return True
 
@@ -80,6 +92,8 @@ class MemoryStore:
             current = self._live(key, now)
             if current is None:
                 value, expires = amount, self._expiry(ttl)
+                if expires is not None:
+                    heapq.heappush(self._expiries, (expires, key))
             else:
                 try:
                     value = int(current) + amount
