@@ -226,24 +226,7 @@ class AsyncSimHarness(_Base):
 
     async def acontrol(self, method: str, path: str, body: Any = None) -> Any:
         """Call the control plane through the async path (webhooks reach the async client)."""
-        import json
-
-        from omnimsg_sim.effects import SimRequest
-
-        raw = b"" if body is None else json.dumps(body).encode()
-        path, _, query = path.partition("?")
-        from urllib.parse import parse_qs
-
-        response = await self.sim.ahandle(
-            SimRequest(
-                method=method,
-                path=path,
-                query=parse_qs(query),
-                body=raw,
-                base_url=self.sim.base_url,
-            )
-        )
-        return json.loads(response.body) if response.body else None
+        return await self.sim.acontrol(method, path, body)
 
     async def customer_says(self, user: str, text: str | None = None, **message: Any) -> Event:
         """A customer sends a message; returns the event the app received."""

@@ -13,7 +13,7 @@ from aiohttp import web
 from .config import SimConfig
 from .core import SimCore
 from .drive import run_async
-from .effects import SimRequest
+from .effects import TIME_HEADER, SimRequest
 from .world import World
 
 __all__ = ["Simulator", "create_app"]
@@ -57,11 +57,13 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
             tasks = app[_TASKS]
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+        headers = dict(result.headers)
+        headers[TIME_HEADER] = repr(core.world.now())
         return web.Response(
             status=result.status,
             body=result.body,
             content_type=result.content_type.split(";")[0],
-            headers=dict(result.headers),
+            headers=headers,
         )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

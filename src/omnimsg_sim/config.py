@@ -45,6 +45,7 @@ __all__ = [
     "WhatsAppAccount",
     "WhatsAppCustomer",
     "WhatsAppTemplateSeed",
+    "check_webhook_url",
     "load_config",
     "parse_config",
 ]
@@ -291,11 +292,17 @@ def _whatsapp(t: Any, where: str) -> WhatsAppAccount:
         templates=tuple(templates),
     )
     f.done()
-    if account.webhook_url is not None and not account.webhook_url.startswith(
-        ("http://", "https://")
-    ):
-        raise ConfigurationError(f"{where}.webhook_url: must be an http(s) URL")
+    if account.webhook_url is not None:
+        check_webhook_url(account.webhook_url, f"{where}.webhook_url")
     return account
+
+
+def check_webhook_url(url: str, where: str) -> None:
+    """Refuse a webhook URL that is neither http(s) nor the built-in ``/_sim/sink``."""
+    from .sink import is_sink
+
+    if not url.startswith(("http://", "https://")) and not is_sink(url):
+        raise ConfigurationError(f"{where}: must be an http(s) URL or /_sim/sink")
 
 
 def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig:

@@ -12,11 +12,12 @@ from typing import Any
 from omnimsg.clock import FakeClock
 from omnimsg.exceptions import ConfigurationError
 
-from .config import SimConfig
+from .config import SimConfig, check_webhook_url
 from .effects import Deliver, Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
 from .enforcement import json_response
 from .faults import Faults
 from .platforms.whatsapp import WhatsAppSim, outcome_json
+from .sink import is_sink
 from .world import World
 
 __all__ = ["SimCore"]
@@ -49,8 +50,11 @@ class SimCore:
         clock = self.world.clock
         if isinstance(clock, FakeClock):
             clock.rewind(start)  # a frozen clock goes back to where it started
+        targets = self.world.targets
         self.world = World(self.config, clock=clock)
         self.world.start = start
+        # Where the app listens is deployment, not state: run-time targets survive a reset.
+        self.world.targets = targets
         self.faults.clear()
         self.whatsapp = WhatsAppSim(self.config.whatsapp, self.world, self.faults)
 
@@ -101,10 +105,10 @@ class SimCore:
         fault = self.faults.take(
             delivery.platform, f"{delivery.platform}.webhook", delivery.account, None
         )
-        outcome: DeliveryOutcome = yield Deliver(delivery)
+        outcome = yield from self._attempt(delivery)
         self.world.record(delivery, outcome)
         if fault is not None and fault.action == "duplicate":
-            again: DeliveryOutcome = yield Deliver(delivery)
+            again = yield from self._attempt(delivery)
             self.world.record(delivery, again)
         retry_at = None
         if not outcome.ok and delivery.kind != "handshake":
@@ -116,6 +120,12 @@ class SimCore:
             "retry_at": retry_at,
             **outcome_json(outcome),
         }
+
+    def _attempt(self, delivery: Delivery) -> SimFlow[DeliveryOutcome]:
+        if is_sink(delivery.url):
+            return self.world.sink.receive(delivery, self.world.now())  # in process, no HTTP
+        outcome: DeliveryOutcome = yield Deliver(delivery)
+        return outcome
 
     def advance(self, seconds: float) -> SimFlow[list[dict[str, Any]]]:
         """Move the clock, stopping at each due item so webhooks go out at their own time."""
@@ -189,6 +199,13 @@ class SimCore:
             return json_response({"status": "cleared"})
         if path == "/_sim/webhooks" and method == "GET":
             return json_response({"deliveries": [d.to_json() for d in w.deliveries]})
+        if path == "/_sim/webhooks/target" and method == "POST":
+            return self._target(self._json(req))
+        if path == "/_sim/sink" and method == "GET":
+            return json_response({"requests": w.sink.to_json()})
+        if path == "/_sim/sink" and method == "DELETE":
+            w.sink.clear()
+            return json_response({"status": "cleared"})
         if path == "/_sim/webhooks/verify" and method == "POST":
             return (yield from self._verify(self._json(req)))
         if path == "/_sim/deliver" and method == "POST":
@@ -260,6 +277,26 @@ class SimCore:
         # Anything the app's handler caused (status webhooks of its replies) goes out too.
         result["then"] = yield from self.pump()
         return json_response(result)
+
+    def _target(self, body: Any) -> SimResponse:
+        """Point an account's webhooks at ``url`` (the app started after the simulator)."""
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        _strings(body, "platform", "account", "url")
+        platform, url = body.get("platform", "whatsapp"), body.get("url")
+        if platform != "whatsapp":
+            return _error(400, f"platform {platform!r} is not simulated yet")
+        if not isinstance(url, str):
+            return _error(400, "'url' is required: an http(s) URL or /_sim/sink")
+        check_webhook_url(url, "url")
+        numbers = self.whatsapp.numbers
+        account = body.get("account")
+        if account is None and len(numbers) == 1:
+            account = next(iter(numbers))
+        if account not in numbers:
+            return _error(400, "unknown or ambiguous 'account'")
+        self.world.targets[(platform, account)] = url
+        return json_response({"platform": platform, "account": account, "url": url})
 
     def _verify(self, body: Any) -> SimFlow[SimResponse]:
         if not isinstance(body, dict):

@@ -9,6 +9,9 @@ import attrs
 
 T = TypeVar("T")
 
+TIME_HEADER = "x-omnimsg-sim-time"
+"""Every simulator answer carries its virtual time (Unix seconds), for apps in other processes."""
+
 
 @attrs.frozen(kw_only=True)
 class Delivery:

@@ -16,6 +16,7 @@ from omnimsg.clock import FakeClock, OffsetClock, SystemClock
 
 from .config import SimConfig
 from .effects import Delivery, DeliveryOutcome
+from .sink import Sink
 
 __all__ = ["DeliveryRecord", "OutboxEntry", "World"]
 
@@ -117,6 +118,13 @@ class World:
         self.deliveries: deque[DeliveryRecord] = deque(maxlen=max(1, config.sim.delivery_log_limit))
         self._queue: list[tuple[float, int, Callable[..., Delivery | None], tuple[Any, ...]]] = []
         self._seq = 0
+        self.sink = Sink(config.sim.delivery_log_limit)
+        # Webhook URLs set at run time (POST /_sim/webhooks/target), by (platform, account).
+        self.targets: dict[tuple[str, str], str] = {}
+
+    def webhook_url(self, platform: str, account: str, configured: str | None) -> str | None:
+        """Where ``account``'s webhooks go now: a run-time target, else the configured URL."""
+        return self.targets.get((platform, account), configured)
 
     # --- ids ---
 

@@ -616,7 +616,8 @@ class WhatsAppSim:
         *,
         time: float | None = None,
     ) -> Delivery | None:
-        if not number.cfg.webhook_url:
+        url = self.world.webhook_url("whatsapp", number.cfg.phone_number_id, number.cfg.webhook_url)
+        if not url:
             return None
         entry: dict[str, Any] = {
             "id": number.cfg.waba_id,
@@ -631,7 +632,7 @@ class WhatsAppSim:
             platform="whatsapp",
             account=number.cfg.phone_number_id,
             kind=kind,
-            url=number.cfg.webhook_url,
+            url=url,
             body=body,
             headers=(
                 ("content-type", "application/json"),
@@ -1044,7 +1045,8 @@ class WhatsAppSim:
         number = self._number(account)
         if number is None:
             return "unknown or ambiguous 'account'"
-        if not number.cfg.webhook_url:
+        url = self.world.webhook_url("whatsapp", number.cfg.phone_number_id, number.cfg.webhook_url)
+        if not url:
             return "this account has no webhook_url"
         query = urlencode(
             {
@@ -1053,13 +1055,13 @@ class WhatsAppSim:
                 "hub.verify_token": number.cfg.verify_token,
             }
         )
-        sep = "&" if "?" in number.cfg.webhook_url else "?"
+        sep = "&" if "?" in url else "?"
         return Delivery(
             id=self.world.next_seq(),
             platform="whatsapp",
             account=number.cfg.phone_number_id,
             kind="handshake",
-            url=f"{number.cfg.webhook_url}{sep}{query}",
+            url=f"{url}{sep}{query}",
             body=b"",
             method="GET",
             headers=(("user-agent", "facebookplatform/1.0"),),
