@@ -9,3 +9,6 @@ import pytest
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+pytest_plugins = ["pytester"]  # runs the test files the docs show (test_docs_testing.py)

@@ -1,4 +1,4 @@
-"""The examples run against the simulator and exit 0 (the README's first command runs the demo)."""
+"""The examples run against the simulator and exit 0 (README.md's first command runs the demo)."""
 
 from __future__ import annotations
 

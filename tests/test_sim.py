@@ -466,3 +466,48 @@ def test_transport_errors_are_typed() -> None:
         with pytest.raises(TransportError) as caught:
             c.send(Address("whatsapp", ADA), Text("x"))
         assert caught.value.retryable
+
+
+# --- without the sim extra ----------------------------------------------------------------------
+
+_NO_AIOHTTP = """
+import sys
+sys.modules["aiohttp"] = None  # as if the sim extra were not installed
+from omnimsg_sim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_cli_without_aiohttp_checks_and_explains(tmp_path: Path) -> None:
+    config = tmp_path / "sim.toml"
+    config.write_text(
+        '[[whatsapp]]\nphone_number_id = "1"\nwaba_id = "2"\naccess_token = "t"\napp_secret = "s"\n'
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _NO_AIOHTTP, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    checked = run("check", "--config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    assert "is valid" in checked.stdout
+    served = run("serve", "--config", str(config), "--port", "0")
+    assert served.returncode == 2
+    assert "Traceback" not in served.stderr
+    assert "needs aiohttp" in served.stderr and 'pip install -e ".[sim]"' in served.stderr
+
+
+def test_simulator_without_aiohttp_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import omnimsg_sim
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)
+    monkeypatch.delitem(sys.modules, "omnimsg_sim.app", raising=False)
+    monkeypatch.delattr(omnimsg_sim, "app", raising=False)  # as if never imported
+    with pytest.raises(ModuleNotFoundError, match="InProcessSimulator works without it"):
+        omnimsg_sim.Simulator  # noqa: B018

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ._core.effects import Flow
+from ._core.effects import NOW, Flow
 from ._core.retry import RetryPolicy
 from ._types import JSONObject, Platform
 from .clock import Clock
@@ -75,24 +75,31 @@ class Engine:
     ) -> Flow[SendResult]:
         """Flow for ``send``."""
         ch = self._for(to)
-        return wa.send(
-            ch,
-            to,
-            content,
-            now=self.clock.time(),
-            retry=self.retry,
-            preflight=self.preflight,
-            reply_to=reply_to,
-            callback_data=callback_data,
+        now: float = yield NOW
+        return (
+            yield from wa.send(
+                ch,
+                to,
+                content,
+                now=now,
+                retry=self.retry,
+                preflight=self.preflight,
+                reply_to=reply_to,
+                callback_data=callback_data,
+            )
         )
 
     def check(self, to: Address, content: Content) -> Flow[tuple[Violation, ...]]:
         """Flow for ``check``."""
-        return wa.check(self._for(to), to.user, content, self.clock.time())
+        ch = self._for(to)
+        now: float = yield NOW
+        return (yield from wa.check(ch, to.user, content, now))
 
     def window(self, to: Address) -> Flow[Window]:
         """Flow for ``window``."""
-        return wa.window(self._for(to), to, self.clock.time())
+        ch = self._for(to)
+        now: float = yield NOW
+        return (yield from wa.window(ch, to, now))
 
     def handle_webhook(
         self,

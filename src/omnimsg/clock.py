@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "FakeClock", "OffsetClock", "SystemClock", "to_datetime"]
+__all__ = ["Clock", "FakeClock", "FollowingClock", "OffsetClock", "SystemClock", "to_datetime"]
 
 
 def to_datetime(timestamp: float) -> datetime:
@@ -43,6 +43,23 @@ class Clock(Protocol):
 
     async def asleep(self, seconds: float) -> None:
         """Wait for ``seconds`` without blocking the event loop."""
+        ...
+
+
+@runtime_checkable
+class FollowingClock(Clock, Protocol):
+    """A clock that follows a time kept elsewhere (another process's virtual clock).
+
+    omnimsg calls :meth:`refresh` (sync face) or :meth:`arefresh` (async face) once at the
+    start of every operation, then reads :meth:`time` as often as it needs.
+    """
+
+    def refresh(self) -> None:
+        """Fetch the current time from its source (blocking)."""
+        ...
+
+    async def arefresh(self) -> None:
+        """Fetch the current time from its source without blocking the event loop."""
         ...
 
 

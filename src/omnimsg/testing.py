@@ -16,8 +16,10 @@ The same helpers back the ``omnimsg_sim`` pytest plugin's fixtures.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -25,7 +27,8 @@ import httpx
 
 from .async_client import AsyncClient
 from .client import Client
-from .clock import FakeClock
+from .clock import Clock, FakeClock, SystemClock, to_datetime
+from .exceptions import TransportError
 from .models.events import Event
 from .platforms.whatsapp import WhatsApp
 from .rules.whatsapp import latest
@@ -39,6 +42,7 @@ __all__ = [
     "FakeClock",
     "ServerThread",
     "SimHarness",
+    "SimulatorClock",
     "whatsapp_channel",
     "whatsapp_sim_config",
 ]
@@ -106,6 +110,121 @@ def whatsapp_channel(config: SimConfig, base_url: str, index: int = 0) -> WhatsA
         base_url=base_url,
         policy=policy,
     )
+
+
+class SimulatorClock:
+    """The virtual clock of a simulator running in another process, followed over HTTP.
+
+    Give it to the app under test (``Client(..., clock=SimulatorClock(url))``) when the
+    simulator is a separate server (``omnimsg-sim serve``). At the start of every operation
+    (``send``, ``check``, ``window``, ``webhooks.handle``) omnimsg asks the simulator for its
+    time (``GET /_sim/clock``), so after ``/_sim/clock/advance`` the app's pre-flight and the
+    simulator agree to the second. Between two reads the time stands still when the
+    simulator's clock is frozen, and flows with the wall clock when it is running.
+
+    An in-process simulator needs none of this: share its clock (``InProcessSimulator.clock``).
+
+    Args:
+        url: the simulator's base URL, e.g. ``"http://127.0.0.1:8080"``.
+        timeout: seconds to wait for the simulator's answer.
+        base: the clock that measures time between reads, and sleeps (default: the system's).
+        transport: an httpx transport for the sync reads (tests).
+        async_transport: an httpx transport for the async reads (tests).
+
+    Raises:
+        TransportError: (from the operation) the simulator did not answer, or not with a clock.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        base: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._timeout = timeout
+        self._base = base or SystemClock()
+        self._transport = transport
+        self._async_transport = async_transport
+        self._http: httpx.Client | None = None
+        # One async client per event loop: a client cannot outlive the loop it was used on.
+        self._ahttp: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+        self._virtual: float | None = None
+        self._read_at = 0.0
+        self._running = False
+
+    def _take(self, response: httpx.Response) -> None:
+        try:
+            data = response.json()
+            virtual, mode = float(data["timestamp"]), data["mode"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransportError(
+                f"{self.url}/_sim/clock did not answer with a clock ({response.status_code})"
+            ) from exc
+        self._virtual, self._read_at = virtual, self._base.time()
+        self._running = mode == "running"
+
+    def refresh(self) -> None:
+        """Read the simulator's time now (blocking)."""
+        if self._http is None:
+            self._http = httpx.Client(transport=self._transport, timeout=self._timeout)
+        try:
+            response = self._http.get(f"{self.url}/_sim/clock")
+        except httpx.HTTPError as exc:
+            raise TransportError(f"cannot read the simulator's clock at {self.url}: {exc}") from exc
+        self._take(response)
+
+    async def arefresh(self) -> None:
+        """Read the simulator's time now, without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        if self._ahttp is None or self._ahttp[0] is not loop:
+            client = httpx.AsyncClient(transport=self._async_transport, timeout=self._timeout)
+            self._ahttp = (loop, client)
+        try:
+            response = await self._ahttp[1].get(f"{self.url}/_sim/clock")
+        except httpx.HTTPError as exc:
+            raise TransportError(f"cannot read the simulator's clock at {self.url}: {exc}") from exc
+        self._take(response)
+
+    def time(self) -> float:
+        """The simulator's time as of the last read (read now if never read)."""
+        if self._virtual is None:
+            self.refresh()
+        assert self._virtual is not None
+        if self._running:
+            return self._virtual + (self._base.time() - self._read_at)
+        return self._virtual
+
+    def now(self) -> datetime:
+        """:meth:`time` as an aware UTC datetime."""
+        return to_datetime(self.time())
+
+    def sleep(self, seconds: float) -> None:
+        """Block for ``seconds`` of real time (retry back-offs)."""
+        self._base.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        """Wait for ``seconds`` of real time."""
+        await self._base.asleep(seconds)
+
+    def close(self) -> None:
+        """Close the sync HTTP client."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    async def aclose(self) -> None:
+        """Close both HTTP clients (call it on the loop the async face ran on)."""
+        self.close()
+        if self._ahttp is not None:
+            await self._ahttp[1].aclose()
+            self._ahttp = None
+
+    def __repr__(self) -> str:
+        return f"SimulatorClock({self.url!r})"
 
 
 class _Base:

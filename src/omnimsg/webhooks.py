@@ -10,7 +10,7 @@ with what it returns::
     return Response(result.body, status=result.status, media_type=result.content_type)
 
 Bad input never raises here: a bad signature, an oversized or malformed body all come back as
-a :class:`~omnimsg.WebhookResult` with the right status and ``error`` set to the typed
+a :class:`~omnimsg.WebhookOutcome` with the right status and ``error`` set to the typed
 exception. Use :meth:`Webhooks.parse` when you want exceptions instead.
 """
 
@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from ._core.effects import Flow, StoreAdd
+from ._core.effects import NOW, Flow, StoreAdd
 from ._types import Platform
 from .exceptions import ConfigurationError, OmniMsgError, SignatureError, WebhookParseError
 from .models.events import Event
@@ -192,6 +192,7 @@ class Receiver:
         fresh: list[Event] = []
         duplicates = 0
         ttl = self.config.dedup_ttl
+        yield NOW  # a following clock syncs before the store measures TTLs on it
         for event in events:
             first = yield StoreAdd(wa.dedup_key(event), _SEEN, ttl)
             if not first:

@@ -23,7 +23,16 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The server needs aiohttp (the `sim` extra); the in-process mode does not.
     if name in ("Simulator", "create_app"):
-        from . import app
-
+        try:
+            from . import app
+        except ModuleNotFoundError as exc:
+            if exc.name != "aiohttp":
+                raise
+            raise ModuleNotFoundError(
+                f"omnimsg_sim.{name} needs aiohttp: install the sim extra "
+                '(in your omnimsg checkout: python -m pip install -e ".[sim]"); '
+                "InProcessSimulator works without it",
+                name="aiohttp",
+            ) from None
         return getattr(app, name)
     raise AttributeError(name)

@@ -8,11 +8,14 @@ import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from omnimsg.exceptions import ConfigurationError
 
-from .app import Simulator
 from .config import load_config
+
+if TYPE_CHECKING:
+    from .app import Simulator
 
 __all__ = ["main"]
 
@@ -59,6 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         print(f"omnimsg-sim: {args.config} is valid ({len(config.whatsapp)} WhatsApp account(s))")
         return 0
+    try:
+        # The server needs aiohttp (the `sim` extra); `check` and the in-process mode do not.
+        from .app import Simulator
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        print(
+            "omnimsg-sim: the simulator server needs aiohttp, which is not installed.\n"
+            '  install the sim extra, in your omnimsg checkout: python -m pip install -e ".[sim]"',
+            file=sys.stderr,
+        )
+        return 2
     try:
         asyncio.run(_serve(Simulator(config, host=args.host, port=args.port)))
     except OSError as exc:

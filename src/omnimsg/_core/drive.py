@@ -10,6 +10,7 @@ from ..stores import AsyncStore, Store
 from .effects import (
     Effect,
     Flow,
+    Now,
     Request,
     Response,
     Sleep,
@@ -74,6 +75,11 @@ def run_sync(flow: Flow[T], driver: SyncDriver, store: Store, clock: Clock) -> T
         try:
             if isinstance(effect, Request):
                 value = driver.request(effect)
+            elif isinstance(effect, Now):
+                refresh = getattr(clock, "refresh", None)
+                if refresh is not None:
+                    refresh()
+                value = clock.time()
             elif isinstance(effect, Sleep):
                 clock.sleep(effect.seconds)
             else:
@@ -104,6 +110,11 @@ async def run_async(
         try:
             if isinstance(effect, Request):
                 value = await driver.request(effect)
+            elif isinstance(effect, Now):
+                arefresh = getattr(clock, "arefresh", None)
+                if arefresh is not None:
+                    await arefresh()
+                value = clock.time()
             elif isinstance(effect, Sleep):
                 await clock.asleep(effect.seconds)
             elif is_async:

@@ -96,7 +96,20 @@ class Sleep:
     seconds: float
 
 
-Effect: TypeAlias = Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | Sleep
+@attrs.frozen(slots=True)
+class Now:
+    """Read the injected clock (result: Unix seconds), once at the start of an operation.
+
+    A clock that follows another process (:class:`omnimsg.testing.SimulatorClock`) syncs
+    here, through the driver, so the async face never blocks its event loop to do it.
+    """
+
+
+NOW = Now()
+
+Effect: TypeAlias = (
+    Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | Sleep | Now
+)
 Flow: TypeAlias = Generator[Effect, Any, T]
 """A sans-I/O operation returning ``T``."""
 
