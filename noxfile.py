@@ -19,8 +19,9 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""
     session.install("ruff")
-    session.run("ruff", "check", "src", "tests", "examples", "benchmarks")
-    session.run("ruff", "format", "--check", "src", "tests", "examples", "benchmarks")
+    paths = ["src", "tests", "examples", "benchmarks", "scripts", "docs/_hooks"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session

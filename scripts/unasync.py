@@ -66,9 +66,16 @@ REPLACEMENTS = [
         "    async def _run(self, flow: Flow[T]) -> T:\n        return await run_async(flow, self._driver, self.store, self.clock)",
     ),
     (
-        '    def close(self) -> None:\n        """Release HTTP connections this client opened."""\n        self._driver.close()',
-        '    async def aclose(self) -> None:\n        """Release HTTP connections this client opened."""\n        await self._driver.aclose()',
+        "        self._driver.close()\n"
+        '        release = getattr(self.clock, "close", None)\n'
+        "        if release is not None:\n"
+        "            release()",
+        "        await self._driver.aclose()\n"
+        '        release = getattr(self.clock, "aclose", None)\n'
+        "        if release is not None:\n"
+        "            await release()",
     ),
+    ("    def close(self) -> None:", "    async def aclose(self) -> None:"),
     ("    def __enter__(self) -> Client:", "    async def __aenter__(self) -> AsyncClient:"),
     ("    def __exit__(", "    async def __aexit__("),
     ("        self.close()", "        await self.aclose()"),

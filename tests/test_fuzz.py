@@ -214,13 +214,24 @@ CONTROL_KEYS = [
     "data_base64",
     "image",
     "audio",
+    "url",
 ]
 control_shaped = st.recursive(
     st.none()
     | st.integers(min_value=-5, max_value=5)
     | st.text(max_size=6)
     | st.sampled_from(
-        ["whatsapp", "15551230001", PNID, "text", "image", "order_update", "APPROVED", "aGk="]
+        [
+            "whatsapp",
+            "15551230001",
+            PNID,
+            "text",
+            "image",
+            "order_update",
+            "APPROVED",
+            "aGk=",
+            "/_sim/sink",
+        ]
     ),
     lambda children: (
         st.lists(children, max_size=3)
@@ -239,6 +250,7 @@ control_shaped = st.recursive(
             "/_sim/clock/advance",
             "/_sim/templates/status",
             "/_sim/webhooks/verify",
+            "/_sim/webhooks/target",
         ]
     ),
     st.one_of(control_shaped, json_values),

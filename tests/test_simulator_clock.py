@@ -129,3 +129,26 @@ def test_follows_a_real_server() -> None:
         assert clock.time() == START + 90000
         assert repr(clock) == f"SimulatorClock({url!r})"
         clock.close()
+
+
+@pytest.mark.slow
+def test_leaves_no_socket_open_on_either_face() -> None:
+    """No keep-alive: a clock that is never closed, or outlives its event loop, leaks nothing
+    (pytest turns a ResourceWarning from the collection below into a failure)."""
+    import asyncio
+    import gc
+
+    config = whatsapp_sim_config(webhook_url="/_sim/sink")
+    with ServerThread(config) as url:
+        forgotten = SimulatorClock(url)
+        Client([whatsapp_channel(config, url)], clock=forgotten).window(ADA)
+
+        async def one_loop() -> None:
+            client = AsyncClient([whatsapp_channel(config, url)], clock=forgotten)
+            await client.window(ADA)
+
+        asyncio.run(one_loop())
+        asyncio.run(one_loop())  # a second loop: a second async client, the first one idle
+        with Client([whatsapp_channel(config, url)], clock=SimulatorClock(url)) as client:
+            client.window(ADA)  # close() releases the clock too
+        gc.collect()

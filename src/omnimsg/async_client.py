@@ -119,8 +119,11 @@ class AsyncClient:
         return await self._run(self._engine.window(to))
 
     async def aclose(self) -> None:
-        """Release HTTP connections this client opened."""
+        """Release HTTP connections this client (and a clock that reads a simulator) opened."""
         await self._driver.aclose()
+        release = getattr(self.clock, "aclose", None)
+        if release is not None:
+            await release()
 
     async def __aenter__(self) -> AsyncClient:
         return self

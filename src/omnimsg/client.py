@@ -114,8 +114,11 @@ class Client:
         return self._run(self._engine.window(to))
 
     def close(self) -> None:
-        """Release HTTP connections this client opened."""
+        """Release HTTP connections this client (and a clock that reads a simulator) opened."""
         self._driver.close()
+        release = getattr(self.clock, "close", None)
+        if release is not None:
+            release()
 
     def __enter__(self) -> Client:
         return self

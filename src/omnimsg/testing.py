@@ -112,6 +112,11 @@ def whatsapp_channel(config: SimConfig, base_url: str, index: int = 0) -> WhatsA
     )
 
 
+# One read per operation, on loopback: a fresh connection costs little, and none is left open
+# to leak when an event loop (asyncio.run in a test) ends without closing the client.
+_NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
+
+
 class SimulatorClock:
     """The virtual clock of a simulator running in another process, followed over HTTP.
 
@@ -170,7 +175,9 @@ class SimulatorClock:
     def refresh(self) -> None:
         """Read the simulator's time now (blocking)."""
         if self._http is None:
-            self._http = httpx.Client(transport=self._transport, timeout=self._timeout)
+            self._http = httpx.Client(
+                transport=self._transport, timeout=self._timeout, limits=_NO_KEEPALIVE
+            )
         try:
             response = self._http.get(f"{self.url}/_sim/clock")
         except httpx.HTTPError as exc:
@@ -181,7 +188,9 @@ class SimulatorClock:
         """Read the simulator's time now, without blocking the event loop."""
         loop = asyncio.get_running_loop()
         if self._ahttp is None or self._ahttp[0] is not loop:
-            client = httpx.AsyncClient(transport=self._async_transport, timeout=self._timeout)
+            client = httpx.AsyncClient(
+                transport=self._async_transport, timeout=self._timeout, limits=_NO_KEEPALIVE
+            )
             self._ahttp = (loop, client)
         try:
             response = await self._ahttp[1].get(f"{self.url}/_sim/clock")

@@ -107,9 +107,7 @@ class Now:
 
 NOW = Now()
 
-Effect: TypeAlias = (
-    Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | Sleep | Now
-)
+Effect: TypeAlias = Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | Sleep | Now
 Flow: TypeAlias = Generator[Effect, Any, T]
 """A sans-I/O operation returning ``T``."""
 

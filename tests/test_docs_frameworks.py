@@ -1,0 +1,330 @@
+"""docs/frameworks.md: each framework's file, served on a real socket, against the simulator.
+
+For every file block of the page (FastAPI, Flask, Django, aiohttp): the simulator runs the
+quickstart's sim.toml on a free port, the file (pointed at that simulator) is imported and its
+``app`` served on another free port, and the simulator plays WhatsApp: the GET handshake, a
+customer's message, forged and genuine signed POSTs, and the status webhooks of the reply.
+Each page's ``python X.py`` command is also run as written, in a process of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from docsnippets import ROOT, Block, read_blocks, rewrite, titled
+from omnimsg.testing import ServerThread
+from test_docs_snippets import docs_sim_config
+
+PAGE = ROOT / "docs" / "frameworks.md"
+ROUTE = "/webhooks/whatsapp"
+REPLY = "Thanks! We are on it."
+USER = "15551230001"
+TIMEOUT = 10.0  # seconds: every wait below is bounded by it
+
+pytestmark = pytest.mark.slow
+
+
+# --- serving the page's apps in this process ---
+
+
+async def _aclose_clock(module: ModuleType) -> None:
+    # The page leaves the SimulatorClock to the process's end; a test closes its HTTP clients
+    # on the loop that used them, so no socket is left to the garbage collector.
+    aclose = getattr(module.client.clock, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _close_clock(module: ModuleType) -> None:
+    close = getattr(module.client.clock, "close", None)
+    if close is not None:
+        close()
+
+
+@contextlib.contextmanager
+def _serve_asgi(module: ModuleType) -> Iterator[int]:
+    """uvicorn in a thread of its own, on port 0; yields the bound port."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        module.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        try:
+            await server.serve()  # the lifespan's shutdown closes the page's client
+        finally:
+            await _aclose_clock(module)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        _until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
+        assert server.started, "uvicorn stopped while starting"
+        yield int(server.servers[0].sockets[0].getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@contextlib.contextmanager
+def _serve_wsgi(module: ModuleType) -> Iterator[int]:
+    """Werkzeug's threaded WSGI server (what ``flask run`` uses) on port 0."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, module.app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="wsgi", daemon=True
+    )
+    thread.start()
+    try:
+        yield int(server.port)
+    finally:
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        stopper.join(TIMEOUT)
+        thread.join(TIMEOUT)
+        server.server_close()
+        assert not thread.is_alive(), "the WSGI server did not stop"
+        module.client.close()
+        _close_clock(module)
+
+
+@contextlib.contextmanager
+def _serve_aiohttp(module: ModuleType) -> Iterator[int]:
+    """An aiohttp AppRunner and TCPSite on port 0, on an event loop in its own thread."""
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="aiohttp", daemon=True)
+    thread.start()
+    runner = web.AppRunner(module.app, access_log=None)
+
+    async def start() -> int:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return int(runner.addresses[0][1])
+
+    async def stop() -> None:
+        await runner.cleanup()  # on_cleanup closes the page's client
+        await _aclose_clock(module)
+
+    try:
+        yield asyncio.run_coroutine_threadsafe(start(), loop).result(TIMEOUT)
+    finally:
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), loop).result(TIMEOUT)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(TIMEOUT)
+            if not thread.is_alive():
+                loop.close()
+        assert not thread.is_alive(), "the aiohttp loop did not stop"
+
+
+SERVERS: dict[str, Callable[[ModuleType], contextlib.AbstractContextManager[int]]] = {
+    "fastapi_app.py": _serve_asgi,
+    "flask_app.py": _serve_wsgi,
+    "django_app.py": _serve_wsgi,
+    "aiohttp_app.py": _serve_aiohttp,
+}
+
+
+def _until(done: Callable[[], bool], message: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.02)
+
+
+def _page_file(title: str, sim: str, app: str | None = None) -> str:
+    """The page's file, pointed at the test's simulator (and app address)."""
+    code = rewrite(titled(PAGE, title), sim=sim.removeprefix("http://"), app=app)
+    assert "127.0.0.1:8080" not in code and ROUTE.lstrip("/") in code
+    return code
+
+
+@contextlib.contextmanager
+def _imported(tmp_path: Path, title: str, sim: str) -> Iterator[ModuleType]:
+    """Import the page's file as a module of its own name (Django's ROOT_URLCONF needs it)."""
+    file = tmp_path / title
+    file.write_text(_page_file(title, sim), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[file.stem] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(file.stem, None)
+
+
+# --- talking to the simulator ---
+
+
+def _sim(http: httpx.Client, sim: str, path: str, body: Any = None) -> Any:
+    response = http.post(f"{sim}{path}", json=body or {})
+    assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+    return response.json()
+
+
+def _replies(http: httpx.Client, sim: str) -> list[str]:
+    messages = http.get(f"{sim}/_sim/outbox", params={"raw": "false"}).json()["messages"]
+    return [m["text"] for m in messages if m["user"] == USER]
+
+
+def _deliveries(http: httpx.Client, sim: str) -> list[dict[str, Any]]:
+    return list(http.get(f"{sim}/_sim/webhooks").json()["deliveries"])
+
+
+def _customer_writes(http: httpx.Client, sim: str, text: str = "Where is my order?") -> Any:
+    inbound = _sim(http, sim, "/_sim/inbound", {"user": USER, "text": text})
+    assert inbound["delivery"]["status"] == 200, inbound["delivery"]
+    return inbound
+
+
+# --- the tests ---
+
+
+@pytest.mark.parametrize("title", list(SERVERS))
+def test_framework_file_end_to_end(title: str, tmp_path: Path) -> None:
+    with (
+        ServerThread(docs_sim_config()) as sim,
+        _imported(tmp_path, title, sim) as module,
+        SERVERS[title](module) as port,
+        httpx.Client(timeout=TIMEOUT) as http,
+    ):
+        app_url = f"http://127.0.0.1:{port}{ROUTE}"
+        _sim(http, sim, "/_sim/webhooks/target", {"url": app_url})
+
+        # The GET handshake, through the framework, answered with the challenge.
+        verified = _sim(http, sim, "/_sim/webhooks/verify")
+        assert verified["verified"] is True, verified["delivery"]
+        # The query string reaches handle() as sent, escapes included.
+        handshake = http.get(
+            app_url,
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": "sim-verify",
+                "hub.challenge": "12&34 5",
+            },
+        )
+        assert (handshake.status_code, handshake.text) == (200, "12&34 5")
+        assert handshake.headers["content-type"].startswith("text/plain")
+
+        # A customer writes: the signed POST is answered 200 and the bot replies.
+        _customer_writes(http, sim)
+        _until(lambda: _replies(http, sim) == [REPLY], "the bot did not reply")
+
+        # A new message with a wrong signature is refused, and nothing is sent.
+        (delivered,) = [d for d in _deliveries(http, sim) if d["kind"] == "message"]
+        payload = delivered["payload"]
+        payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid.forged-1"
+        body = json.dumps(payload).encode()
+        headers = {"content-type": "application/json"}
+        forged = http.post(
+            app_url, content=body, headers={**headers, "x-hub-signature-256": "sha256=" + "0" * 64}
+        )
+        assert forged.status_code == 403, forged.text
+        time.sleep(0.1)
+        assert _replies(http, sim) == [REPLY]
+        # The same bytes, signed with the app secret, are a message like any other.
+        secret = docs_sim_config().whatsapp[0].app_secret.encode()
+        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        genuine = http.post(
+            app_url, content=body, headers={**headers, "x-hub-signature-256": signature}
+        )
+        assert genuine.status_code == 200, genuine.text
+        _until(lambda: _replies(http, sim) == [REPLY, REPLY], "no reply to the signed message")
+
+        # The replies' status webhooks arrive as the clock moves on: answered 200, no reply.
+        _sim(http, sim, "/_sim/clock/advance", {"seconds": 5})
+        _until(
+            lambda: sum(d["kind"] == "status" for d in _deliveries(http, sim)) >= 2,
+            "no status webhook was delivered",
+        )
+        deliveries = _deliveries(http, sim)
+        assert [(d["kind"], d["status"]) for d in deliveries if d["status"] != 200] == []
+        assert _replies(http, sim) == [REPLY, REPLY]
+
+
+def _free_port() -> int:
+    # `python X.py` binds the port written in the file, so it is chosen here.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_blocks() -> list[Block]:
+    return [b for b in read_blocks(PAGE) if b.lang == "sh" and b.marker == "run-by"]
+
+
+def test_every_file_has_its_run_command() -> None:
+    commands = [b.code.strip() for b in _run_blocks()]
+    assert commands == [f"python {title}" for title in SERVERS]
+
+
+@pytest.mark.parametrize("block", _run_blocks(), ids=lambda b: b.code.strip())
+def test_run_command_serves_the_app(block: Block, tmp_path: Path) -> None:
+    title = block.code.strip().removeprefix("python ")
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with ServerThread(docs_sim_config()) as sim, httpx.Client(timeout=TIMEOUT) as http:
+        code = _page_file(title, sim, app=f"127.0.0.1:{port}")
+        assert str(port) in code, f"{title} does not listen on 127.0.0.1:8000"
+        (tmp_path / title).write_text(code, encoding="utf-8")
+        with log.open("wb") as out:
+            # A session of its own: Django's autoreloader runs the server in a child process.
+            proc = subprocess.Popen(
+                [sys.executable, title],
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+
+            def listening() -> bool:
+                assert proc.poll() is None, f"{title} exited:\n{log.read_text()}"
+                with socket.socket() as s:
+                    return s.connect_ex(("127.0.0.1", port)) == 0
+
+            _until(listening, f"{title} did not listen on {port}:\n{log.read_text()}", 20)
+            _sim(http, sim, "/_sim/webhooks/target", {"url": f"http://127.0.0.1:{port}{ROUTE}"})
+            verified = _sim(http, sim, "/_sim/webhooks/verify")
+            assert verified["verified"] is True, verified["delivery"]
+            _customer_writes(http, sim)
+            _until(lambda: _replies(http, sim) == [REPLY], "the bot did not reply")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(TIMEOUT)
+    assert "Traceback" not in log.read_text(), log.read_text()
