@@ -4,7 +4,7 @@ as spec/whatsapp.md §1.2), tampering, and property checks."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from omnimsg import SignatureError
@@ -104,3 +104,26 @@ def test_sign_verify_round_trip_and_any_tamper_fails(secret: str, body: bytes, f
     )
     with pytest.raises(SignatureError):
         verify_hub_sha256(secret, tampered, signature)
+
+
+GOOD = "sha256=2c28be6e4b8c62b732b3487f445dbec6624868db6844b347567ebc86d7da3ad4"
+
+
+@example(cut=7, junk="\r\n")
+@example(cut=len(GOOD), junk="\r\n")
+@example(cut=20, junk="\r\n")
+@given(
+    cut=st.integers(min_value=0, max_value=len(GOOD)),
+    junk=st.sampled_from(["\r\n", "\n", "\r", "\x00", "\ud800", "é", "\xff", "\u2028", "\t\r\n "]),
+)
+def test_hostile_bytes_inside_the_signature_are_a_signature_error(cut: int, junk: str) -> None:
+    """CR/LF, NUL, lone surrogates and non-ASCII anywhere inside the header: a typed
+    SignatureError, never another exception; only white space around the hex is tolerated."""
+    header = GOOD[:cut] + junk + GOOD[cut:]
+    tolerated = header.startswith("sha256=") and "sha256=" + header[7:].strip() == GOOD
+    try:
+        verify_hub_sha256(M4J_SECRET, M4J_BODY, header)
+    except SignatureError:
+        assert not tolerated
+    else:
+        assert tolerated

@@ -146,3 +146,127 @@ def test_memory_store_forgets_expired_keys_without_being_read() -> None:
         store.set(f"new{i}", b"x", ttl=100)
     assert len(store) == 301
     assert store.get("kept") == b"y"
+
+
+# --- batches: one round trip for a webhook body ---------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from omnimsg.stores.ops import (  # noqa: E402
+    Add,
+    Delete,
+    DeleteIf,
+    Get,
+    Incr,
+    Op,
+    Set,
+    SetMax,
+    run_each,
+)
+
+
+class _VerbsOnly:
+    """A third-party store with the five verbs and no ``batch``."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._inner = MemoryStore(clock=clock)
+        self.get, self.set, self.add = self._inner.get, self._inner.set, self._inner.add
+        self.delete, self.incr = self._inner.delete, self._inner.incr
+
+
+keys = st.sampled_from(["a", "b"])  # "n" holds only a counter, "t" only a SetMax number
+any_key = st.sampled_from(["a", "b", "n", "t"])
+values = st.sampled_from([b"1", b"2", b"claim:x"])
+ttls = st.sampled_from([None, 5.0, 50.0])
+ops_strategy = st.lists(
+    st.one_of(
+        st.builds(Get, any_key),
+        st.builds(Set, keys, values, ttls),
+        st.builds(Add, keys, values, ttls),
+        st.builds(Delete, any_key),
+        st.builds(Incr, st.just("n"), st.integers(-3, 3), ttls),
+        st.builds(DeleteIf, keys, values),
+        st.builds(SetMax, st.just("t"), st.sampled_from([1.0, 2.5, 1e9]), ttls),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops_strategy, ops_strategy)
+def test_a_batch_means_the_same_as_its_operations_one_by_one(
+    first: list[Op], second: list[Op]
+) -> None:
+    for make in (lambda c: MemoryStore(clock=c), lambda c: SQLiteStore(clock=c)):
+        clock_a, clock_b = FakeClock(), FakeClock()
+        batched, reference = make(clock_a), _VerbsOnly(clock_b)
+        assert batched.batch(first) == run_each(reference, first)
+        clock_a.advance(10)
+        clock_b.advance(10)
+        assert batched.batch(second) == run_each(reference, second)
+        if isinstance(batched, SQLiteStore):
+            batched.close()
+
+
+def test_delete_if_releases_only_the_holders_claim(backend: tuple[Any, FakeClock]) -> None:
+    store, clock = backend
+    assert store.batch([Add("k", b"claim:me", 10)]) == [True]
+    assert store.batch([DeleteIf("k", b"claim:other")]) == [False]
+    assert store.get("k") == b"claim:me"
+    clock.advance(10)  # my lease ran out; another worker claims it
+    assert store.batch([Add("k", b"claim:other", 10), DeleteIf("k", b"claim:me")]) == [True, False]
+    assert store.get("k") == b"claim:other"
+    assert store.batch([DeleteIf("k", b"claim:other"), Get("k")]) == [True, None]
+
+
+def test_set_max_keeps_the_newest_time(backend: tuple[Any, FakeClock]) -> None:
+    store, clock = backend
+    assert store.batch([SetMax("t", 20.0, 100), SetMax("t", 10.0, 100), Get("t")]) == [
+        True,
+        False,
+        b"20.0",
+    ]
+    assert store.batch([SetMax("t", 30.5, 100)]) == [True]
+    clock.advance(100)
+    assert store.batch([SetMax("t", 1.0)]) == [True]  # the old value expired
+
+
+def test_sqlite_batch_is_one_transaction(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", clock=FakeClock())
+    store.set("text", b"abc")
+    with pytest.raises(StoreError):
+        store.batch([Set("k", b"v"), Add("d", b"1"), Incr("text")])
+    assert store.get("k") is None and store.get("d") is None  # rolled back together
+    store.batch([Set("k", b"v")])
+    assert store.get("k") == b"v"
+    store.close()
+
+
+def test_batched_claims_are_atomic_across_threads(backend: tuple[Any, FakeClock]) -> None:
+    store, _ = backend
+    won: list[list[bool]] = []
+    barrier = threading.Barrier(6)
+
+    def race(i: int) -> None:
+        barrier.wait()
+        won.append(store.batch([Add("e1", f"w{i}".encode(), 60), Add("e2", b"x", 60)]))
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(won) == [[False, False]] * 5 + [[True, True]]
+
+
+@pytest.mark.anyio
+async def test_async_sqlite_batch() -> None:
+    store = AsyncSQLiteStore(clock=FakeClock())
+    assert await store.batch([Add("k", b"1"), Add("k", b"2"), Get("k"), SetMax("t", 3.0)]) == [
+        True,
+        False,
+        b"1",
+        True,
+    ]
+    await store.aclose()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from omnimsg import (
+    Address,
     Client,
+    ConfigurationError,
     MessageReceived,
+    PolicyViolation,
     SignatureError,
     StatusUpdate,
     TemplateStatusChanged,
+    Text,
     Unknown,
     UnsupportedContent,
     WebhookConfig,
@@ -344,3 +349,249 @@ def test_webhooks_need_secrets_configured() -> None:
     )
     assert handshake.status == 403
     assert c.webhooks.handle("line", "POST", "https://app/wh", {}, b"").status == 404
+
+
+# --- hostile input (issue #6, section 3, items 7-9) -------------------------------------------
+
+ADA = Address("whatsapp", "15550001")
+
+
+def signed(body: bytes) -> dict[str, str]:
+    return {"X-Hub-Signature-256": sign_hub_sha256(SECRET, body)}
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def body_with_raw_item(item_json: str, *msgs: dict[str, object]) -> bytes:
+    """A messages body whose items are ``msgs`` followed by ``item_json`` spliced in verbatim."""
+    before = json.dumps(list(msgs))[:-1]
+    value = (
+        '{"messaging_product":"whatsapp","metadata":{"phone_number_id":"1001"},"messages":'
+        f"{before}{', ' if msgs else ''}{item_json}]}}"
+    )
+    return (
+        '{"object":"whatsapp_business_account","entry":[{"id":"2001","changes":'
+        f'[{{"field":"messages","value":{value}}}]}}]}}'
+    ).encode()
+
+
+@pytest.mark.parametrize("depth", [300, 1000, 1030, 5000])
+def test_a_deeply_nested_body_is_refused_before_any_state_changes(depth: int) -> None:
+    clock = FakeClock(1772442000)
+    c = Client([CH], clock=clock)
+    body = body_with_raw_item(nested(depth), message(1))
+    outcome = c.webhooks.handle("whatsapp", "POST", "https://app/wh", signed(body), body)
+    assert outcome.status == 400
+    assert isinstance(outcome.error, WebhookParseError)
+    assert re.search("deep|depth", str(outcome.error))
+    assert outcome.events == ()
+    with pytest.raises(WebhookParseError):
+        c.webhooks.parse("whatsapp", signed(body), body)
+    # Nothing of the refused body was kept: no window, and its first message is still new.
+    assert not c.window(ADA).open
+    assert c.window(ADA).last_inbound_at is None
+    assert [e.message_id for e in post(c, messages_body(message(1))).events] == ["wamid.1"]  # type: ignore[attr-defined]
+
+
+def test_moderate_nesting_in_an_unknown_item_still_parses() -> None:
+    c = client()
+    body = body_with_raw_item(nested(100), message(1))
+    outcome = post(c, body)
+    assert outcome.status == 200  # type: ignore[attr-defined]
+    kinds = [type(e).__name__ for e in outcome.events]  # type: ignore[attr-defined]
+    assert kinds == ["MessageReceived", "Unknown"]
+    assert post(c, body).duplicates == 2  # type: ignore[attr-defined]
+
+
+BAD_TIMESTAMPS: list[object] = [
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e20",
+    "1e300",
+    "-5",
+    "0",
+    "1772442000000",  # milliseconds, not seconds: year 58000
+    10**30,
+    1e20,
+    1e300,
+    -1,
+    0,
+    True,
+    None,
+    "",
+    [1772442000],
+]
+
+
+@pytest.mark.parametrize("timestamp", BAD_TIMESTAMPS, ids=repr)
+def test_out_of_range_message_timestamps_become_unknown_and_keep_the_window(
+    timestamp: object,
+) -> None:
+    clock = FakeClock(1772442000)
+    c = Client([CH], clock=clock)
+    outcome = post(c, messages_body(message(1, timestamp=timestamp), message(2)))
+    assert outcome.status == 200  # type: ignore[attr-defined]
+    bad, good = outcome.events  # type: ignore[attr-defined]
+    assert isinstance(bad, Unknown) and "timestamp" in bad.reason
+    assert isinstance(good, MessageReceived)
+    window = c.window(ADA)  # the good message's time, not the hostile one
+    assert window.open
+    assert window.last_inbound_at is not None
+    assert window.last_inbound_at.timestamp() == 1772442000
+    assert c.check(ADA, Text("hi")) == ()
+    clock.advance(25 * 3600)  # the window closes as usual: it was not held open forever
+    assert not c.window(ADA).open
+    assert c.check(ADA, Text("hi"))
+    with pytest.raises(PolicyViolation):
+        c.send(ADA, Text("hi"))
+
+
+@pytest.mark.parametrize("timestamp", BAD_TIMESTAMPS, ids=repr)
+def test_out_of_range_status_and_template_timestamps_become_unknown(timestamp: object) -> None:
+    status = {"id": "wamid.9", "status": "read", "timestamp": timestamp, "recipient_id": "1555"}
+    value = {"metadata": {"phone_number_id": "1001"}, "statuses": [status]}
+    (event,) = post(client(), json.dumps(envelope(value)).encode()).events  # type: ignore[attr-defined]
+    assert isinstance(event, Unknown) and "timestamp" in event.reason
+    if timestamp is None:
+        return  # a template update without "time" is fine (tested above)
+    tpl = envelope(
+        {
+            "event": "APPROVED",
+            "message_template_id": 1,
+            "message_template_name": "n",
+            "message_template_language": "en",
+        },
+        field="message_template_status_update",
+    )
+    tpl["entry"][0]["time"] = timestamp  # type: ignore[index]
+    (event,) = post(client(), json.dumps(tpl).encode()).events  # type: ignore[attr-defined]
+    assert isinstance(event, Unknown) and "timestamp" in event.reason
+
+
+@pytest.mark.parametrize("latitude", ["nan", "inf", "1e300", 91, -181.0])
+def test_out_of_range_locations_become_unknown(latitude: object) -> None:
+    loc = message(1, type="location", location={"latitude": latitude, "longitude": 2.0})
+    (event,) = post(client(), messages_body(loc)).events  # type: ignore[attr-defined]
+    assert isinstance(event, Unknown)
+
+
+def test_a_bad_inbound_time_left_in_the_store_by_an_older_version_is_ignored() -> None:
+    from omnimsg.platforms.whatsapp.flows import last_inbound_key
+
+    for stored in (b"nan", b"inf", b"-inf", b"1e20", b"-5.0", b"junk"):
+        c = Client([CH], clock=FakeClock(1772442000))
+        c.store.set(last_inbound_key("1001", ADA.user), stored)
+        window = c.window(ADA)
+        assert not window.open and window.last_inbound_at is None
+        assert c.check(ADA, Text("hi"))
+        post(c, messages_body(message(1)))  # a real message replaces it
+        assert c.window(ADA).open
+
+
+def header_variants(body: bytes) -> list[object]:
+    sig = sign_hub_sha256(SECRET, body)
+    import httpx
+    from django.http.request import HttpHeaders
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from starlette.datastructures import Headers as StarletteHeaders
+    from werkzeug.datastructures import EnvironHeaders
+
+    scope_headers = [(b"host", b"app"), (b"x-hub-signature-256", sig.encode())]
+    return [
+        {"X-Hub-Signature-256": sig},
+        {"x-hub-signature-256": sig},
+        {"X-HUB-SIGNATURE-256": sig},
+        {"Host": "app", "x-Hub-Signature-256": sig},
+        {b"x-hub-signature-256": sig.encode()},
+        [("content-type", "application/json"), ("X-Hub-Signature-256", sig)],
+        (("x-hub-signature-256", sig),),
+        scope_headers,  # ASGI: request.scope["headers"]
+        [(b"X-Hub-Signature-256", sig.encode())],
+        httpx.Headers({"X-Hub-Signature-256": sig}),
+        StarletteHeaders(raw=scope_headers),
+        CIMultiDict({"X-Hub-Signature-256": sig}),
+        CIMultiDictProxy(CIMultiDict({"x-hub-signature-256": sig})),
+        EnvironHeaders({"HTTP_X_HUB_SIGNATURE_256": sig, "CONTENT_TYPE": "application/json"}),
+        HttpHeaders({"HTTP_X_HUB_SIGNATURE_256": sig, "CONTENT_TYPE": "application/json"}),
+    ]
+
+
+def test_every_framework_header_shape_is_read() -> None:
+    body = messages_body(message(1))
+    for headers in header_variants(body):
+        c = client()
+        outcome = c.webhooks.handle("whatsapp", "POST", "https://app/wh", headers, body)  # type: ignore[arg-type]
+        assert outcome.status == 200, (headers, outcome)
+        assert len(outcome.events) == 1
+        assert len(c.webhooks.parse("whatsapp", headers, body)) == 1  # type: ignore[arg-type]
+
+
+def test_hostile_signature_header_bytes_are_refused_not_crashed() -> None:
+    body = messages_body(message(1))
+    sig = sign_hub_sha256(SECRET, body).encode()
+    c = client()
+    for value in (
+        b"sha256=\xff\xfe" + sig[9:],
+        b"\xff" * 71,
+        sig[:20] + b"\r\n" + sig[20:],
+        sig[:-1] + b"\x00",
+        b"sha256=" + b"\xc3\xa9" * 32,
+    ):
+        for headers in ([(b"x-hub-signature-256", value)], {"X-Hub-Signature-256": value}):
+            outcome = c.webhooks.handle("whatsapp", "POST", "https://app/wh", headers, body)  # type: ignore[arg-type]
+            assert outcome.status == 403, value
+            assert isinstance(outcome.error, SignatureError)
+    missing = c.webhooks.handle("whatsapp", "POST", "https://app/wh", [(b"host", b"a")], body)
+    assert missing.status == 401
+    assert c.window(ADA).last_inbound_at is None
+
+
+def test_body_as_bytearray_or_memoryview_is_accepted() -> None:
+    body = messages_body(message(1))
+    for raw in (bytearray(body), memoryview(body)):
+        outcome = client().webhooks.handle("whatsapp", "POST", "https://app/wh", signed(body), raw)  # type: ignore[arg-type]
+        assert outcome.status == 200 and len(outcome.events) == 1
+
+
+def test_wrong_argument_types_raise_a_clear_configuration_error() -> None:
+    c = client()
+    body = messages_body(message(1))
+    url = "https://app/wh"
+    with pytest.raises(ConfigurationError, match="bytes"):
+        c.webhooks.handle("whatsapp", "POST", url, signed(body), body.decode())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="bytes"):
+        c.webhooks.parse("whatsapp", signed(body), body.decode())  # type: ignore[arg-type]
+    for bad_body in (None, 12, [body]):
+        with pytest.raises(ConfigurationError, match="body"):
+            c.webhooks.handle("whatsapp", "POST", url, signed(body), bad_body)  # type: ignore[arg-type]
+    for bad_headers in (None, "X-Hub-Signature-256: x", b"x", 3, [("only-a-name",)], ["ab"]):
+        with pytest.raises(ConfigurationError, match="headers"):
+            c.webhooks.handle("whatsapp", "POST", url, bad_headers, body)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="headers"):
+            c.webhooks.parse("whatsapp", bad_headers, body)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="header"):
+        c.webhooks.handle("whatsapp", "POST", url, {"X-Hub-Signature-256": 7}, body)  # type: ignore[dict-item]
+    with pytest.raises(ConfigurationError, match="method"):
+        c.webhooks.handle("whatsapp", None, url, signed(body), body)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="url"):
+        c.webhooks.handle("whatsapp", "GET", None, {}, b"")  # type: ignore[arg-type]
+    # Nothing was recorded by any of them.
+    assert c.window(ADA).last_inbound_at is None
+
+
+def test_the_depth_limit_is_exactly_max_depth() -> None:
+    from omnimsg.platforms.whatsapp.flows import MAX_DEPTH
+
+    # root {, entry [, entry {, changes [, change {, value {, messages [ : 7 levels
+    at_limit = body_with_raw_item(nested(MAX_DEPTH - 7), message(1))
+    outcome = post(client(), at_limit)
+    assert outcome.status == 200  # type: ignore[attr-defined]
+    assert [type(e).__name__ for e in outcome.events] == ["MessageReceived", "Unknown"]  # type: ignore[attr-defined]
+    beyond = post(client(), body_with_raw_item(nested(MAX_DEPTH - 6), message(1)))
+    assert beyond.status == 400  # type: ignore[attr-defined]
+    assert isinstance(beyond.error, WebhookParseError)  # type: ignore[attr-defined]

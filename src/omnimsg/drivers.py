@@ -8,6 +8,11 @@
 
 Give a driver your own configured ``httpx.Client``/``aiohttp.ClientSession`` (proxies,
 timeouts, an in-process transport...) or let it make one.
+
+A failed request raises :class:`~omnimsg.TransportError` (or :class:`~omnimsg.Timeout`) with a
+summary: the library's exception type and message, the method and the URL without its query.
+The library's own exception is *not* chained (neither ``__cause__`` nor ``__context__``): it
+holds the request, Authorization header included, and error reporters walk that chain.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._core.effects import Request, Response, new_response
+from ._core.effects import REDACTED, Request, Response, new_response, secrets_of
 from .exceptions import Timeout, TransportError
 
 if TYPE_CHECKING:
@@ -28,14 +33,24 @@ __all__ = ["AiohttpDriver", "AsyncHttpxDriver", "HttpxDriver"]
 _DEFAULT_TIMEOUT = 30.0
 
 
-def _httpx_error(request: Request, exc: httpx.TransportError) -> TransportError:
+def _summary(request: Request, exc: BaseException) -> str:
+    """``"<method> <url without query> (<ExceptionType>: <message>)"``, credentials scrubbed."""
     where = f"{request.method} {request.url.split('?', 1)[0]}"
+    message = str(exc)
+    for secret in secrets_of(request):
+        message = message.replace(secret, REDACTED)
+    detail = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return f"{where} ({detail[:300]})"
+
+
+def _httpx_error(request: Request, exc: httpx.TransportError) -> TransportError:
+    summary = _summary(request, exc)
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
         # The connection never opened, so nothing reached the platform: safe to retry.
-        return TransportError(f"could not connect for {where}: {exc}", retryable=True)
+        return TransportError(f"could not connect for {summary}", retryable=True)
     if isinstance(exc, httpx.TimeoutException):
-        return Timeout(f"timed out: {where}")
-    return TransportError(f"transport failed for {where}: {type(exc).__name__}")
+        return Timeout(f"timed out: {summary}")
+    return TransportError(f"transport failed for {summary}")
 
 
 class HttpxDriver:
@@ -58,9 +73,11 @@ class HttpxDriver:
                 request.method, request.url, headers=request.headers, content=request.body
             )
         except httpx.TransportError as exc:
-            raise _httpx_error(request, exc) from None
-        # httpx.Headers is already a case-insensitive mapping: no copy.
-        return new_response(status=r.status_code, headers=r.headers, body=r.content)
+            error = _httpx_error(request, exc)
+        else:
+            # httpx.Headers is already a case-insensitive mapping: no copy.
+            return new_response(status=r.status_code, headers=r.headers, body=r.content)
+        raise error  # outside the except block: httpx's exception is not the __context__
 
     def close(self) -> None:
         """Close the client if this driver made it."""
@@ -88,8 +105,10 @@ class AsyncHttpxDriver:
                 request.method, request.url, headers=request.headers, content=request.body
             )
         except httpx.TransportError as exc:
-            raise _httpx_error(request, exc) from None
-        return new_response(status=r.status_code, headers=r.headers, body=r.content)
+            error = _httpx_error(request, exc)
+        else:
+            return new_response(status=r.status_code, headers=r.headers, body=r.content)
+        raise error  # outside the except block: httpx's exception is not the __context__
 
     async def aclose(self) -> None:
         """Close the client if this driver made it."""
@@ -134,6 +153,7 @@ class AiohttpDriver:
         """Send ``request`` and return the answer."""
         session = self._get_session()
         aiohttp = self._aiohttp
+        error: TransportError
         try:
             async with session.request(
                 request.method, request.url, headers=request.headers, data=request.body
@@ -142,15 +162,18 @@ class AiohttpDriver:
                 # aiohttp's headers are a case-insensitive mapping: no copy.
                 return new_response(status=r.status, headers=r.headers, body=body)
         except aiohttp.ClientConnectorError as exc:
-            raise TransportError(
-                f"could not connect for {request.method}: {exc}", retryable=True
-            ) from None
-        except TimeoutError:
-            raise Timeout(f"timed out: {request.method} {request.url.split('?', 1)[0]}") from None
+            # The connection never opened, so nothing reached the platform: safe to retry.
+            error = TransportError(
+                f"could not connect for {_summary(request, exc)}", retryable=True
+            )
+        except TimeoutError as exc:
+            error = Timeout(f"timed out: {_summary(request, exc)}")
         except aiohttp.ClientError as exc:
-            raise TransportError(f"transport failed: {type(exc).__name__}") from None
+            # e.g. ClientResponseError: its request_info holds the request headers.
+            error = TransportError(f"transport failed for {_summary(request, exc)}")
         except asyncio.CancelledError:
             raise
+        raise error  # outside the except block: aiohttp's exception is not the __context__
 
     async def aclose(self) -> None:
         """Close the session if this driver made it."""

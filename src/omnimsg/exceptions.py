@@ -94,7 +94,9 @@ class StoreError(OmniMsgError):
 class TransportError(OmniMsgError):
     """The request got no HTTP answer (connection refused, reset, DNS, ...).
 
-    ``retryable`` is true when the request certainly never reached the platform.
+    ``retryable`` is true when the request certainly never reached the platform. The message
+    names the HTTP library's exception type and message, the method and the URL without its
+    query; that exception itself is not chained (it holds the request's Authorization header).
     """
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:

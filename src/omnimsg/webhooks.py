@@ -9,16 +9,27 @@ with what it returns::
         ...
     return Response(result.body, status=result.status, media_type=result.content_type)
 
-Bad input never raises here: a bad signature, an oversized or malformed body all come back as
-a :class:`~omnimsg.WebhookOutcome` with the right status and ``error`` set to the typed
-exception. Use :meth:`Webhooks.parse` when you want exceptions instead.
+Bad input never raises here: a bad signature, an oversized, malformed or too deeply nested
+body all come back as a :class:`~omnimsg.WebhookOutcome` with the right status and ``error``
+set to the typed exception, and a refused body changes no state (no event of it is marked
+seen, no window moves). Use :meth:`Webhooks.parse` when you want exceptions instead.
+
+``headers`` may be any of what frameworks hand over: a ``dict``, a case-insensitive map
+(``httpx.Headers``, Starlette's ``request.headers``, aiohttp's ``CIMultiDictProxy``, werkzeug's
+``EnvironHeaders``, Django's ``request.headers``), or a sequence of ``(name, value)`` pairs of
+``str`` or of ``bytes`` (ASGI's ``request.scope["headers"]``). ``body`` is the raw body bytes
+(``bytes``, ``bytearray`` or ``memoryview``).
+
+Arguments of the wrong *type* are the caller's mistake, not bad input from the network: they
+raise :class:`~omnimsg.ConfigurationError` saying what to pass (e.g. a ``str`` body, which
+can no longer be checked against the signature over the raw bytes).
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
-from typing import cast
+from typing import Any, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -34,7 +45,17 @@ from .signing import HubSignatureVerifier
 __all__ = ["WebhookConfig", "WebhookOutcome"]
 
 _SEEN = b"1"
-_CANONICAL = {"x-hub-signature-256": "X-Hub-Signature-256"}
+_SIGNATURE = "x-hub-signature-256"
+_SIGNATURE_BYTES = b"x-hub-signature-256"
+_SIGNATURE_CANONICAL = "X-Hub-Signature-256"
+
+Headers: TypeAlias = (
+    Mapping[str, str]
+    | Mapping[bytes, bytes]
+    | Sequence[tuple[str, str]]
+    | Sequence[tuple[bytes, bytes]]
+)
+"""What ``handle``/``parse`` accept as request headers (see the module docstring)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -76,26 +97,111 @@ class WebhookOutcome:
             raise self.error
 
 
-def _header(headers: Mapping[str, str] | Sequence[tuple[str, str]], name: str) -> str | None:
-    """Header ``name`` (lower-case) from a header map or a list of pairs."""
-    if isinstance(headers, dict | list | tuple):
-        # A plain dict usually spells it canonically; framework maps (httpx, aiohttp,
-        # starlette) are case-insensitive and answer below.
-        if type(headers) is dict:
-            value: str | None = headers.get(_CANONICAL.get(name, name)) or headers.get(name)
-            if value is not None:
-                return value
-        pairs: Iterable[tuple[str, str]] = headers.items() if isinstance(headers, dict) else headers
-    else:
-        mapping = cast("Mapping[str, str]", headers)
-        found = mapping.get(name)
-        if found is not None:
-            return found
-        pairs = mapping.items()
-    for key, value in pairs:
-        if key.lower() == name:
-            return value
+_HEADERS_HELP = (
+    "headers must be the request's headers: a mapping (dict, request.headers) or a sequence "
+    "of (name, value) pairs of str or bytes (request.scope['headers'])"
+)
+
+
+def _header_text(value: object) -> str | None:
+    """A header value as text: ``bytes`` as Latin-1, the HTTP/ASGI convention (never fails;
+    a non-ASCII signature then simply does not match)."""
+    if type(value) is str or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("latin-1")
+    raise ConfigurationError(
+        f"header values must be str or bytes, not {type(value).__name__}: {_HEADERS_HELP}"
+    )
+
+
+def _scan(pairs: Iterable[Any]) -> str | None:
+    """The signature header's value from ``(name, value)`` pairs, any case, str or bytes."""
+    for pair in pairs:
+        if (type(pair) is not tuple and type(pair) is not list) or len(pair) != 2:
+            raise ConfigurationError(f"{_HEADERS_HELP}; got an item {type(pair).__name__}")
+        key, value = pair
+        if isinstance(key, str):
+            if key.lower() == _SIGNATURE:
+                return _header_text(value)
+        elif isinstance(key, bytes | bytearray):
+            if key.lower() == _SIGNATURE_BYTES:
+                return _header_text(value)
+        else:
+            raise ConfigurationError(
+                f"{_HEADERS_HELP}; got a header name of type {type(key).__name__}"
+            )
     return None
+
+
+def _signature_header(headers: object) -> str | None:
+    """The ``X-Hub-Signature-256`` value of any header shape (``None`` when absent).
+
+    Raises:
+        ConfigurationError: ``headers`` is not a header map or a sequence of pairs.
+    """
+    if type(headers) is dict:
+        # The hot path: a plain dict, usually spelled canonically or in lower case.
+        value = headers.get(_SIGNATURE_CANONICAL)
+        if value is None:
+            value = headers.get(_SIGNATURE)
+        if type(value) is str:
+            return value
+        if value is not None:
+            return _header_text(value)
+        return _scan(headers.items())  # any other spelling, or bytes keys
+    if type(headers) is list or type(headers) is tuple:
+        return _scan(headers)
+    if headers is None or isinstance(headers, str | bytes | bytearray | memoryview):
+        raise ConfigurationError(f"{_HEADERS_HELP}, not {type(headers).__name__}")
+    get = getattr(headers, "get", None)
+    items = getattr(headers, "items", None)
+    if callable(get) and callable(items):
+        # Case-insensitive framework maps (httpx, Starlette, aiohttp, werkzeug, Django)
+        # answer any spelling; a case-sensitive Mapping falls through to the scan.
+        found = get(_SIGNATURE)
+        if found is not None:
+            return _header_text(found)
+        return _scan(items())
+    if isinstance(headers, Sequence):
+        return _scan(headers)
+    raise ConfigurationError(f"{_HEADERS_HELP}, not {type(headers).__name__}")
+
+
+def _raw_body(body: object) -> bytes:
+    """``body`` as ``bytes``; a ``str`` or anything else is the caller's mistake."""
+    if type(body) is bytes:
+        return body
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        raise ConfigurationError(
+            "body must be the raw request bytes, not str (the signature covers the exact "
+            "bytes): pass e.g. await request.body() (Starlette/FastAPI), request.get_data() "
+            "(Flask), request.body (Django), await request.read() (aiohttp)"
+        )
+    raise ConfigurationError(
+        f"body must be the raw request bytes, not {type(body).__name__}: pass e.g. "
+        "await request.body()"
+    )
+
+
+def _url_text(url: object) -> str:
+    """The request URL as text; URL objects (Starlette, httpx, yarl) are accepted."""
+    if type(url) is str:
+        return url
+    if isinstance(url, str):
+        return str(url)
+    if isinstance(url, bytes | bytearray):
+        return bytes(url).decode("latin-1")
+    if url is not None and hasattr(url, "query"):
+        return str(url)
+    raise ConfigurationError(
+        f"url must be the request URL with its query string (str), not {type(url).__name__}: "
+        "pass e.g. str(request.url)"
+    )
 
 
 class Receiver:
@@ -117,7 +223,7 @@ class Receiver:
 
     def handshake(self, url: str) -> WebhookOutcome:
         """The Meta GET verification handshake (spec/whatsapp.md §1.1)."""
-        query = parse_qs(urlsplit(url).query)
+        query = parse_qs(urlsplit(_url_text(url)).query)
         mode = (query.get("hub.mode") or [""])[0]
         token = (query.get("hub.verify_token") or [""])[0].encode()
         challenge = (query.get("hub.challenge") or [""])[0]
@@ -133,30 +239,33 @@ class Receiver:
             )
         return WebhookOutcome(status=200, body=challenge.encode())
 
-    def verify(self, headers: Mapping[str, str] | Sequence[tuple[str, str]], body: bytes) -> None:
+    def verify(self, headers: Headers, body: bytes) -> None:
         """Raise :class:`SignatureError` unless one channel's app secret signed ``body``."""
+        self._verify(_signature_header(headers), _raw_body(body))
+
+    def _verify(self, header: str | None, body: bytes) -> None:
         if not self._verifiers:
             raise ConfigurationError("set app_secret= on the channel to verify webhooks")
-        header = _header(headers, "x-hub-signature-256")
         # Several Meta apps may feed one endpoint: any of their secrets may have signed it.
         for verifier in self._verifiers:
             if verifier.matches(body, header):
                 return
         self._verifiers[0].verify(body, header)  # raises, saying what is wrong
 
-    def parse(
-        self,
-        platform: Platform,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
-        body: bytes,
-    ) -> list[Event]:
+    def parse(self, platform: Platform, headers: Headers, body: bytes) -> list[Event]:
         """Verify and parse a POST body; raises typed errors (no state, no de-duplication)."""
         self._check_platform(platform)
+        header = headers.get(_SIGNATURE_CANONICAL) if type(headers) is dict else None
+        if type(header) is not str:
+            header = _signature_header(headers)
+        return self._parse(header, body if type(body) is bytes else _raw_body(body))
+
+    def _parse(self, header: str | None, body: bytes) -> list[Event]:
         if len(body) > self.config.max_body_bytes:
             raise WebhookParseError(
                 f"webhook body is larger than {self.config.max_body_bytes} bytes"
             )
-        self.verify(headers, body)
+        self._verify(header, body)
         return wa.parse_body(body)
 
     def handle(
@@ -164,26 +273,43 @@ class Receiver:
         platform: Platform,
         method: str,
         url: str,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        headers: Headers,
         body: bytes,
     ) -> Flow[WebhookOutcome]:
-        """The whole webhook exchange as a flow (the store does de-duplication and state)."""
+        """The whole webhook exchange as a flow (the store does de-duplication and state).
+
+        Raises:
+            ConfigurationError: an argument has the wrong type (a ``str`` body, ``None``
+                headers...); everything the network can send gives an outcome instead.
+        """
         try:
             self._check_platform(platform)
         except ConfigurationError as exc:
             return WebhookOutcome(status=404, body=b"Not Found", error=exc)
+        if type(method) is not str:
+            raise ConfigurationError(
+                f"method must be the HTTP method (str), not {type(method).__name__}: "
+                "pass e.g. request.method"
+            )
         verb = method.upper()
         if verb == "GET":
             return self.handshake(url)
         if verb != "POST":
             error = WebhookParseError(f"method {method} is not used for webhooks")
             return WebhookOutcome(status=405, body=b"Method Not Allowed", error=error)
+        # Argument types first, outside the try: a wrong type raises, it is no outcome.
+        # The common case (a dict spelling the header canonically) is inlined: a hot path.
+        header = headers.get(_SIGNATURE_CANONICAL) if type(headers) is dict else None
+        if type(header) is not str:
+            header = _signature_header(headers)
+        if type(body) is not bytes:
+            body = _raw_body(body)
         try:
-            events = self.parse(platform, headers, body)
+            events = self._parse(header, body)
         except SignatureError as exc:
             # pywa's convention (spec §1.2): a missing signature is 401, a wrong one 403.
-            missing = _header(headers, "x-hub-signature-256") is None
-            return WebhookOutcome(status=401 if missing else 403, body=b"Forbidden", error=exc)
+            status = 401 if header is None else 403
+            return WebhookOutcome(status=status, body=b"Forbidden", error=exc)
         except WebhookParseError as exc:
             too_big = len(body) > self.config.max_body_bytes
             return WebhookOutcome(status=413 if too_big else 400, body=b"Bad Request", error=exc)

@@ -11,6 +11,7 @@ aiohttp driver must stay close to a raw ``ClientSession`` (DESIGN §5).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Generator, Mapping
 from typing import Any, TypeAlias, TypeVar
 
@@ -21,15 +22,61 @@ from .._types import JSON
 
 T = TypeVar("T")
 
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:access_token|appsecret_proof|app_secret|client_secret|secret|token)=)[^&;#]*"
+)
+REDACTED = "<redacted>"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of secret query parameters (``access_token``...) hidden."""
+    return _SECRET_QUERY.sub(r"\1" + REDACTED, url) if "=" in url else url
+
+
+def redact_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """``headers`` with the values of credential headers (``Authorization``...) hidden."""
+    return tuple((k, REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers)
+
+
+def secrets_of(request: Request) -> list[str]:
+    """The credential values a request carries, to scrub from third-party messages.
+
+    Values under 8 characters are left out: no real credential is that short, and scrubbing
+    them (a test token ``"t"``) would garble every message.
+    """
+    found = [v for k, v in request.headers if k.lower() in _SECRET_HEADERS]
+    for k, v in request.headers:
+        if k.lower() == "authorization" and " " in v:
+            found.append(v.split(" ", 1)[1])  # the bare token of "Bearer <token>"
+    found.extend(m.group(0).split("=", 1)[1] for m in _SECRET_QUERY.finditer(request.url))
+    return [s for s in found if len(s) >= 8]
+
+
+def _url_repr(url: str) -> str:
+    return repr(redact_url(url))
+
+
+def _headers_repr(headers: tuple[tuple[str, str], ...]) -> str:
+    return repr(redact_headers(headers))
+
+
+def _body_repr(body: bytes | None) -> str:
+    return "None" if body is None else f"<{len(body)} bytes>"
+
 
 @attrs.frozen(slots=True)
 class Request:
-    """An HTTP request to make. ``idempotent`` says whether retrying it is always safe."""
+    """An HTTP request to make. ``idempotent`` says whether retrying it is always safe.
+
+    Its ``repr`` hides credentials (the ``Authorization`` header, an ``access_token`` query
+    parameter) and shows only the body's size: requests end up in logs and tracebacks.
+    """
 
     method: str
-    url: str
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
+    url: str = attrs.field(repr=_url_repr)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=_headers_repr)
+    body: bytes | None = attrs.field(default=None, repr=_body_repr)
     idempotent: bool = False
     # A short label for logs and fault matching, e.g. "whatsapp.send".
     operation: str = ""

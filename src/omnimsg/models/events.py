@@ -198,7 +198,12 @@ class SystemNotice:
 
 @attrs.frozen(kw_only=True, slots=True)
 class Unknown:
-    """An item omnimsg does not recognise; ``raw`` keeps it whole."""
+    """An item omnimsg does not recognise; ``raw`` keeps it whole and ``reason`` says why.
+
+    Also what a malformed item becomes: e.g. a message or status whose ``timestamp`` is not
+    Unix seconds between 1970 and 3000 (``"nan"``, ``"inf"``, ``1e20``, milliseconds...).
+    Such an item updates no state (no window opens).
+    """
 
     platform: Platform
     account: str | None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import heapq
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
+from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax, number
 
 __all__ = ["MemoryStore"]
 
@@ -73,12 +76,14 @@ class MemoryStore:
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Write only if absent or expired; ``True`` if this call wrote it."""
         with self._lock:
-            now = self._clock.time()
-            if self._live(key, now) is not None:
-                return False
-            self._put(key, value, self._expiry(ttl))
-            self._wrote(now)
-            return True
+            return self._add(key, value, ttl, self._clock.time())
+
+    def _add(self, key: str, value: bytes, ttl: float | None, now: float) -> bool:
+        if self._live(key, now) is not None:
+            return False
+        self._put(key, value, self._expiry(ttl))
+        self._wrote(now)
+        return True
 
     def delete(self, key: str) -> None:
         """Remove the key if present."""
@@ -88,21 +93,55 @@ class MemoryStore:
     def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add ``amount`` to an integer counter (created at 0) and return it."""
         with self._lock:
+            return self._incr(key, amount, ttl, self._clock.time())
+
+    def _incr(self, key: str, amount: int, ttl: float | None, now: float) -> int:
+        current = self._live(key, now)
+        if current is None:
+            value, expires = amount, self._expiry(ttl)
+            if expires is not None:
+                heapq.heappush(self._expiries, (expires, key))
+        else:
+            try:
+                value = int(current) + amount
+            except ValueError as exc:
+                raise StoreError(f"key {key!r} does not hold a counter") from exc
+            expires = self._data[key][1]
+        self._data[key] = (str(value).encode(), expires)
+        self._wrote(now)
+        return value
+
+    def batch(self, ops: Sequence[Op]) -> list[Any]:
+        """Run ``ops`` in order under one lock; their results in order (see ``stores.ops``)."""
+        with self._lock:
             now = self._clock.time()
-            current = self._live(key, now)
-            if current is None:
-                value, expires = amount, self._expiry(ttl)
-                if expires is not None:
-                    heapq.heappush(self._expiries, (expires, key))
-            else:
-                try:
-                    value = int(current) + amount
-                except ValueError as exc:
-                    raise StoreError(f"key {key!r} does not hold a counter") from exc
-                expires = self._data[key][1]
-            self._data[key] = (str(value).encode(), expires)
+            return [self._one(op, now) for op in ops]
+
+    def _one(self, op: Op, now: float) -> Any:
+        if isinstance(op, Add):
+            return self._add(op.key, op.value, op.ttl, now)
+        if isinstance(op, Get):
+            return self._live(op.key, now)
+        if isinstance(op, SetMax):
+            current = number(self._live(op.key, now))
+            if current is not None and current >= op.value:
+                return False
+            self._put(op.key, repr(op.value).encode(), self._expiry(op.ttl))
             self._wrote(now)
-            return value
+            return True
+        if isinstance(op, Set):
+            self._put(op.key, op.value, self._expiry(op.ttl))
+            self._wrote(now)
+            return None
+        if isinstance(op, DeleteIf):
+            held = self._live(op.key, now) == op.value
+            if held:
+                del self._data[op.key]
+            return held
+        if isinstance(op, Delete):
+            self._data.pop(op.key, None)
+            return None
+        return self._incr(op.key, op.amount, op.ttl, now)
 
     def __len__(self) -> int:
         with self._lock:

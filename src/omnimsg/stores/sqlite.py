@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
+from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax, number
 
 __all__ = ["AsyncSQLiteStore", "SQLiteStore"]
 
@@ -53,32 +57,40 @@ class SQLiteStore:
     def get(self, key: str) -> bytes | None:
         """The value, or ``None`` when absent or expired."""
         with self._lock:
-            row = self._run(
-                "SELECT value FROM omnimsg_kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
-                (key, self._clock.time()),
-            ).fetchone()
+            return self._get(key, self._clock.time())
+
+    def _get(self, key: str, now: float) -> bytes | None:
+        row = self._run(
+            "SELECT value FROM omnimsg_kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+            (key, now),
+        ).fetchone()
         return None if row is None else bytes(row[0])
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         """Write ``value``; it expires after ``ttl`` seconds when given."""
         with self._lock:
-            self._run(
-                "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
-                (key, value, self._expiry(ttl)),
-            )
+            self._set(key, value, self._expiry(ttl))
+
+    def _set(self, key: str, value: bytes, expires: float | None) -> None:
+        self._run(
+            "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
+            (key, value, expires),
+        )
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Write only if absent or expired; ``True`` if this call wrote it."""
-        now = self._clock.time()
         with self._lock:
-            cur = self._run(
-                "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires "
-                "WHERE omnimsg_kv.expires IS NOT NULL AND omnimsg_kv.expires <= ?",
-                (key, value, self._expiry(ttl), now),
-            )
-            return cur.rowcount == 1
+            return self._add(key, value, ttl, self._clock.time())
+
+    def _add(self, key: str, value: bytes, ttl: float | None, now: float) -> bool:
+        cur = self._run(
+            "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires "
+            "WHERE omnimsg_kv.expires IS NOT NULL AND omnimsg_kv.expires <= ?",
+            (key, value, self._expiry(ttl), now),
+        )
+        return cur.rowcount == 1
 
     def delete(self, key: str) -> None:
         """Remove the key if present."""
@@ -87,32 +99,65 @@ class SQLiteStore:
 
     def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add ``amount`` to an integer counter (created at 0) and return it."""
-        now = self._clock.time()
-        with self._lock:
-            self._run("BEGIN IMMEDIATE", ())
+        with self._lock, self._transaction():
+            return self._incr(key, amount, ttl, self._clock.time())
+
+    def _incr(self, key: str, amount: int, ttl: float | None, now: float) -> int:
+        row = self._run(
+            "SELECT value, expires FROM omnimsg_kv WHERE key = ? "
+            "AND (expires IS NULL OR expires > ?)",
+            (key, now),
+        ).fetchone()
+        if row is None:
+            value, expires = amount, self._expiry(ttl)
+        else:
             try:
-                row = self._run(
-                    "SELECT value, expires FROM omnimsg_kv WHERE key = ? "
-                    "AND (expires IS NULL OR expires > ?)",
-                    (key, now),
-                ).fetchone()
-                if row is None:
-                    value, expires = amount, self._expiry(ttl)
-                else:
-                    try:
-                        value, expires = int(bytes(row[0])) + amount, row[1]
-                    except ValueError as exc:
-                        raise StoreError(f"key {key!r} does not hold a counter") from exc
-                self._run(
-                    "INSERT INTO omnimsg_kv(key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) "
-                    "DO UPDATE SET value = excluded.value, expires = excluded.expires",
-                    (key, str(value).encode(), expires),
-                )
-                self._run("COMMIT", ())
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return value
+                value, expires = int(bytes(row[0])) + amount, row[1]
+            except ValueError as exc:
+                raise StoreError(f"key {key!r} does not hold a counter") from exc
+        self._set(key, str(value).encode(), expires)
+        return value
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._run("BEGIN IMMEDIATE", ())
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._run("COMMIT", ())
+
+    def batch(self, ops: Sequence[Op]) -> list[Any]:
+        """Run ``ops`` in order in one transaction; their results in order (``stores.ops``)."""
+        with self._lock, self._transaction():
+            now = self._clock.time()
+            return [self._one(op, now) for op in ops]
+
+    def _one(self, op: Op, now: float) -> Any:
+        if isinstance(op, Add):
+            return self._add(op.key, op.value, op.ttl, now)
+        if isinstance(op, Get):
+            return self._get(op.key, now)
+        if isinstance(op, SetMax):
+            current = number(self._get(op.key, now))
+            if current is not None and current >= op.value:
+                return False
+            self._set(op.key, repr(op.value).encode(), self._expiry(op.ttl))
+            return True
+        if isinstance(op, Set):
+            return self._set(op.key, op.value, self._expiry(op.ttl))
+        if isinstance(op, DeleteIf):
+            cur = self._run(
+                "DELETE FROM omnimsg_kv WHERE key = ? AND value = ? "
+                "AND (expires IS NULL OR expires > ?)",
+                (op.key, op.value, now),
+            )
+            return cur.rowcount == 1
+        if isinstance(op, Delete):
+            self._run("DELETE FROM omnimsg_kv WHERE key = ?", (op.key,))
+            return None
+        return self._incr(op.key, op.amount, op.ttl, now)
 
     def purge(self) -> int:
         """Delete expired rows now; returns how many."""
@@ -160,6 +205,10 @@ class AsyncSQLiteStore:
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add ``amount`` to an integer counter and return it."""
         return await asyncio.to_thread(self.sync.incr, key, amount, ttl)
+
+    async def batch(self, ops: Sequence[Op]) -> list[Any]:
+        """Run ``ops`` in one transaction, in a worker thread."""
+        return await asyncio.to_thread(self.sync.batch, ops)
 
     async def aclose(self) -> None:
         """Close the database connection."""

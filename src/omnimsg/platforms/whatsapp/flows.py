@@ -45,7 +45,7 @@ from ...rules import Violation
 from ...rules import whatsapp as rules
 from .channel import WhatsApp
 from .errors import map_error
-from .wire import encode_message, parse_events
+from .wire import encode_message, parse_events, timestamp_in_range
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 _LAST_INBOUND_TTL = 30 * 86_400.0
@@ -127,12 +127,20 @@ def _templates_known_key(waba: str) -> str:
 
 
 def last_inbound(account: str, user: str) -> Flow[float | None]:
-    """When the customer last wrote, from the store."""
+    """When the customer last wrote, from the store.
+
+    A value that is not an in-range time (unreadable, or ``nan``/``inf``/``1e20`` kept by an
+    older omnimsg that stored any webhook time) counts as never: the window is closed rather
+    than ``window()`` failing or staying open forever.
+    """
     raw = yield StoreGet(last_inbound_key(account, user))
+    if raw is None:
+        return None
     try:
-        return None if raw is None else float(raw)
+        t = float(raw)
     except ValueError:
         return None
+    return t if timestamp_in_range(t) else None
 
 
 def record_inbound(account: str, user: str, timestamp: float) -> Flow[None]:
@@ -521,12 +529,31 @@ def delete_template(
 # --- webhooks -------------------------------------------------------------------------------
 
 
+MAX_DEPTH = 254
+"""The deepest nesting a webhook body may have (WhatsApp's own envelope is about 12 deep)."""
+
+
 def parse_body(body: bytes) -> list[Event]:
-    """Decode a (verified) webhook body into events."""
+    """Decode a (verified) webhook body into events.
+
+    Raises :class:`WebhookParseError` for a body that is not JSON or is nested deeper than
+    :data:`MAX_DEPTH`, before any event is made, so a refused body changes no state. Deeper
+    values would break whatever walks them recursively later (the de-duplication key of an
+    ``Unknown`` event, the app's own ``json.dumps(event.raw)``).
+    """
     try:
-        payload = orjson.loads(body)
+        payload = orjson.loads(body)  # refuses more than 1024 levels itself
     except orjson.JSONDecodeError as exc:
         raise WebhookParseError(f"WhatsApp webhook body is not JSON: {exc}") from None
+    try:
+        # An exact depth check at C speed (about 5 us on a 20-event body; walking the tree
+        # in Python costs 25): orjson re-encodes whatever it decoded, refusing only nesting
+        # deeper than its own limit, MAX_DEPTH (tests/test_webhooks.py pins the boundary).
+        orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        raise WebhookParseError(
+            f"WhatsApp webhook body is nested deeper than {MAX_DEPTH} levels"
+        ) from None
     try:
         return parse_events(payload)
     except ValueError as exc:

@@ -3,6 +3,19 @@
 Facts: spec/whatsapp.md §1.4 (envelope), §2 (inbound), §3 (statuses), §4 (sending), §6.4-6.5
 (templates). Parsing never raises for an item it does not understand: it yields
 :class:`~omnimsg.Unknown` with the raw item instead.
+
+Numbers are checked at this boundary, because everything downstream does arithmetic and
+date conversion on them:
+
+* A message or status ``timestamp`` (and a template update's ``entry.time``) must be Unix
+  seconds as a finite number strictly between 0 and :data:`MAX_TIMESTAMP` (3000-01-01 UTC).
+  There is no clock at parse time, so the bounds are absolute; year 3000 leaves room for
+  window arithmetic (``last + 24 h``, 7-day tags) far below ``datetime``'s year 9999. ``"nan"``,
+  ``"inf"``, ``1e20``, milliseconds by mistake, zero and negative values are not clamped (a
+  clamped time would open or hold a window the customer never opened): the item becomes
+  :class:`~omnimsg.Unknown` with a reason naming the timestamp, and updates no state.
+* An inbound location must have a finite latitude in [-90, 90] and longitude in [-180, 180],
+  or the message becomes :class:`~omnimsg.Unknown` likewise.
 """
 
 from __future__ import annotations
@@ -57,7 +70,7 @@ from ...models.events import (
     UnsupportedContent,
 )
 
-__all__ = ["encode_message", "is_bsuid", "parse_events"]
+__all__ = ["MAX_TIMESTAMP", "encode_message", "is_bsuid", "parse_events", "timestamp_in_range"]
 
 # §8: business-scoped user ids look like "US.13491208655302741918" or "US.ENT.…".
 _M = TypeVar("_M", bound=Media)
@@ -70,6 +83,8 @@ _new_pricing = fast_constructor(Pricing)
 _new_error = fast_constructor(DeliveryError)
 _new_context = fast_constructor(MessageContext)
 _new_referral = fast_constructor(Referral)
+_new_location = fast_constructor(Location)
+_new_reaction = fast_constructor(Reaction)
 # Inbound media always carry an id and never a link, which is all Media's own check asks.
 _new_media: dict[type[Media], Callable[..., Media]] = {
     cls: fast_constructor(cls, skip_post_init=True)
@@ -298,11 +313,50 @@ def _str(d: Mapping[str, Any], key: str) -> str | None:
     return v if isinstance(v, str) else None
 
 
+MAX_TIMESTAMP = 32_503_680_000.0
+"""3000-01-01T00:00:00Z: webhook times at or after it are refused (see the module docstring)."""
+
+
+def timestamp_in_range(t: float) -> bool:
+    """True for Unix seconds omnimsg accepts: finite, after 1970, before year 3000."""
+    return 0.0 < t < MAX_TIMESTAMP  # False for NaN too
+
+
+def _bad_ts(value: Any) -> ValueError:
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return ValueError(f"timestamp {shown} is not Unix seconds between 1970 and 3000")
+
+
 def _ts(value: Any) -> float:
-    # §2: timestamps are strings of unix seconds; ints are accepted too.
-    if isinstance(value, bool):
-        raise ValueError("timestamp")
-    return float(value)
+    """Unix seconds from a webhook time (§2: a string of Unix seconds; numbers accepted too).
+
+    Raises ``ValueError`` (the item becomes ``Unknown``) unless it is in range.
+    """
+    kind = type(value)
+    if kind is not str and kind is not int and kind is not float:  # bool, None, list...
+        raise _bad_ts(value)
+    try:
+        t = float(value)
+    except (ValueError, OverflowError):  # "abc"; an int too large for a float
+        raise _bad_ts(value) from None
+    if not 0.0 < t < MAX_TIMESTAMP:  # NaN compares False
+        raise _bad_ts(value)
+    return t
+
+
+def _coordinate(value: Any, limit: float, what: str) -> float:
+    kind = type(value)
+    if kind is not str and kind is not int and kind is not float:
+        raise ValueError(f"{what} must be a number")
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"{what} is out of range") from None
+    if not -limit <= v <= limit:  # NaN compares False
+        raise ValueError(f"{what} is out of range")
+    return v
 
 
 def _obj(d: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -316,13 +370,14 @@ def _media_in(cls: type[_M], o: dict[str, Any], **extra: Any) -> _M:
     media_id = o.get("id")
     if not isinstance(media_id, str) or not media_id:
         raise ValueError("inbound media without an id")
+    mime_type, sha256 = o.get("mime_type"), o.get("sha256")  # _str() inlined (hot path)
     return cast(
         "_M",
         _new_media[cls](
             media_id=media_id,
             url=None,
-            mime_type=_str(o, "mime_type"),
-            sha256=_str(o, "sha256"),
+            mime_type=mime_type if isinstance(mime_type, str) else None,
+            sha256=sha256 if isinstance(sha256, str) else None,
             **extra,
         ),
     )
@@ -393,9 +448,9 @@ def _content(msg: dict[str, Any]) -> Content | UnsupportedContent | None:
         return _media_in(Sticker, o, animated=bool(o.get("animated", False)))
     if kind == "location":
         o = _obj(msg, "location")
-        return Location(
-            latitude=float(o["latitude"]),
-            longitude=float(o["longitude"]),
+        return _new_location(
+            latitude=_coordinate(o["latitude"], 90.0, "latitude"),
+            longitude=_coordinate(o["longitude"], 180.0, "longitude"),
             name=_str(o, "name"),
             address=_str(o, "address"),
         )
@@ -406,7 +461,7 @@ def _content(msg: dict[str, Any]) -> Content | UnsupportedContent | None:
         return _contacts_in(items)
     if kind == "reaction":
         o = _obj(msg, "reaction")
-        return Reaction(message_id=_str(o, "message_id") or "", emoji=_str(o, "emoji") or "")
+        return _new_reaction(message_id=_str(o, "message_id") or "", emoji=_str(o, "emoji") or "")
     if isinstance(kind, str) and kind in _KNOWN_UNMODELLED:
         body = msg.get(kind)
         return UnsupportedContent(kind=kind, raw=body if isinstance(body, dict) else {})
@@ -417,16 +472,19 @@ def _context(msg: dict[str, Any]) -> MessageContext | None:
     c = msg.get("context")
     if not isinstance(c, dict):
         return None
-    product: dict[str, Any] = (
-        c["referred_product"] if isinstance(c.get("referred_product"), dict) else {}
-    )
+    # _str() inlined: most replies carry a context and webhook ingest is a hot path.
+    get = c.get
+    message_id, from_user, product = get("id"), get("from"), get("referred_product")
+    product_id = catalog_id = None
+    if isinstance(product, dict):
+        product_id, catalog_id = _str(product, "product_retailer_id"), _str(product, "catalog_id")
     return _new_context(
-        message_id=_str(c, "id"),
-        from_user=_str(c, "from"),
-        forwarded=bool(c.get("forwarded", False)),
-        frequently_forwarded=bool(c.get("frequently_forwarded", False)),
-        product_id=_str(product, "product_retailer_id"),
-        catalog_id=_str(product, "catalog_id"),
+        message_id=message_id if isinstance(message_id, str) else None,
+        from_user=from_user if isinstance(from_user, str) else None,
+        forwarded=bool(get("forwarded", False)),
+        frequently_forwarded=bool(get("frequently_forwarded", False)),
+        product_id=product_id,
+        catalog_id=catalog_id,
     )
 
 
@@ -475,7 +533,16 @@ def _message(msg: dict[str, Any], account: str, names: dict[str, str]) -> Event:
     if not user or not isinstance(message_id, str) or not message_id:
         raise ValueError("message without sender or id")
     raw_ts = msg.get("timestamp")
-    timestamp = float(raw_ts) if type(raw_ts) is str else _ts(raw_ts)
+    # _ts() inlined for the common case (a string): webhook ingest is a hot path.
+    if type(raw_ts) is str:
+        try:
+            timestamp = float(raw_ts)
+        except ValueError:
+            raise _bad_ts(raw_ts) from None
+        if not 0.0 < timestamp < MAX_TIMESTAMP:  # NaN compares False
+            raise _bad_ts(raw_ts)
+    else:
+        timestamp = _ts(raw_ts)
     kind = msg.get("type")
     # Sub-objects are parsed only when present: most messages carry neither.
     context = _context(msg) if "context" in msg else None
@@ -552,30 +619,47 @@ def _status(st: dict[str, Any], account: str) -> StatusUpdate:
     p = st.get("pricing")
     pricing = None
     if type(p) is dict:
-        billable = p.get("billable")
+        # _str() inlined here and below: most statuses carry pricing (a hot path).
+        billable, model = p.get("billable"), p.get("pricing_model")
+        category, ptype = p.get("category"), p.get("type")
         pricing = _new_pricing(
             billable=billable if isinstance(billable, bool) else None,
-            model=_str(p, "pricing_model"),
-            category=_str(p, "category"),
-            type=_str(p, "type"),
+            model=model if isinstance(model, str) else None,
+            category=category if isinstance(category, str) else None,
+            type=ptype if isinstance(ptype, str) else None,
         )
-    conv = st.get("conversation")
-    user = _str(st, "recipient_id") or _str(st, "recipient_user_id")
-    message_id, status = _str(st, "id"), _str(st, "status")
-    if not user or not message_id or not status:
+    get = st.get
+    conv = get("conversation")
+    conversation_id = conv.get("id") if isinstance(conv, dict) else None
+    callback_data = get("biz_opaque_callback_data")
+    user, message_id, status = get("recipient_id"), get("id"), get("status")
+    if not isinstance(user, str) or not user:
+        user = _str(st, "recipient_user_id")
+    if not (user and isinstance(message_id, str) and message_id and isinstance(status, str)):
         raise ValueError("status without recipient, id or status")
-    raw_ts = st.get("timestamp")
+    if not status:
+        raise ValueError("status without recipient, id or status")
+    raw_ts = get("timestamp")
+    if type(raw_ts) is str:  # _ts() inlined, as in _message
+        try:
+            timestamp = float(raw_ts)
+        except ValueError:
+            raise _bad_ts(raw_ts) from None
+        if not 0.0 < timestamp < MAX_TIMESTAMP:
+            raise _bad_ts(raw_ts)
+    else:
+        timestamp = _ts(raw_ts)
     return _new_status(
         platform="whatsapp",
         account=account,
         user=user,
         message_id=message_id,
-        timestamp=float(raw_ts) if type(raw_ts) is str else _ts(raw_ts),
+        timestamp=timestamp,
         status=status,
         errors=errors,
         pricing=pricing,
-        conversation_id=_str(conv, "id") if isinstance(conv, dict) else None,
-        callback_data=_str(st, "biz_opaque_callback_data"),
+        conversation_id=conversation_id if isinstance(conversation_id, str) else None,
+        callback_data=callback_data if isinstance(callback_data, str) else None,
         raw=st,
     )
 
