@@ -30,7 +30,6 @@ REPLACEMENTS = [
         "from .stores import MemoryStore, Store",
         "from .stores import AsyncStore, MemoryStore, Store",
     ),
-    ('__all__ = ["Client"]', '__all__ = ["AsyncClient"]'),
     ("check_store(self.store, async_face=False)", "check_store(self.store, async_face=True)"),
     ("class Client:", "class AsyncClient:"),
     (
@@ -95,10 +94,48 @@ REPLACEMENTS = [
         "self.templates = AsyncWhatsAppTemplates(client)",
     ),
     ("return self._client._run(", "return await self._client._run("),
+    (
+        '__all__ = ["Client", "Receipt", "Receiving"]',
+        '__all__ = ["AsyncClient", "AsyncReceipt", "AsyncReceiving"]',
+    ),
+    ("class Receipt:", "class AsyncReceipt:"),
+    ("class Receiving:", "class AsyncReceiving:"),
+    ("-> Receiving:", "-> AsyncReceiving:"),
+    ("return Receiving(self,", "return AsyncReceiving(self,"),
+    ("    ) -> Receipt:", "    ) -> AsyncReceipt:"),
+    ("return Receipt(self._client,", "return AsyncReceipt(self._client,"),
+    ("self._receipt: Receipt | None", "self._receipt: AsyncReceipt | None"),
+    ("webhooks: Webhooks,", "webhooks: AsyncWebhooks,"),
+    ("    def __enter__(self) -> Receipt:", "    async def __aenter__(self) -> AsyncReceipt:"),
+    ("self._receipt = self._webhooks.claim(", "self._receipt = await self._webhooks.claim("),
+    ("            self._receipt.ack()", "            await self._receipt.ack()"),
+    ("            self._receipt.release()", "            await self._receipt.release()"),
+    ("outcome, claim = self._client._run(", "outcome, claim = await self._client._run("),
+    ("with client.webhooks.receive(...) as r:", "async with client.webhooks.receive(...) as r:"),
+    (":meth:`Webhooks.receive`", ":meth:`AsyncWebhooks.receive`"),
+    (":meth:`Receipt.ack`", ":meth:`AsyncReceipt.ack`"),
+    ("a :class:`Receipt`.", "an :class:`AsyncReceipt`."),
     ("return self._run(", "return await self._run("),
 ]
 # Methods that stay plain functions on the async face (no I/O, or already handled above).
-SYNC_ONLY = {"__init__", "parse", "__repr__", "_run", "__aenter__", "__aexit__", "aclose"}
+SYNC_ONLY = {
+    "__init__",
+    "parse",
+    "__repr__",
+    "_run",
+    "__aenter__",
+    "__aexit__",
+    "aclose",
+    # Receipt's properties and helpers, and receive(): it returns the async context manager.
+    "events",
+    "status",
+    "body",
+    "content_type",
+    "busy",
+    "pending",
+    "_take",
+    "receive",
+}
 
 
 def generate() -> str:

@@ -511,3 +511,364 @@ def test_simulator_without_aiohttp_says_what_to_install(monkeypatch: pytest.Monk
     monkeypatch.delattr(omnimsg_sim, "app", raising=False)  # as if never imported
     with pytest.raises(ModuleNotFoundError, match="InProcessSimulator works without it"):
         omnimsg_sim.Simulator  # noqa: B018
+
+
+# --- templates list: summary, filters, symmetric cursors (spec §6.1) ---------------------------
+
+WABA = DEFAULT_WHATSAPP["waba_id"]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def list_templates(http: httpx.Client, **params: Any) -> dict[str, Any]:
+    r = http.get(f"/v21.0/{WABA}/message_templates", params=params, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_template_list_summary_answers_the_fields_asked_for() -> None:
+    _, http = raw_sim()
+    assert "summary" not in list_templates(http)
+    assert list_templates(http, summary="true")["summary"] == {"total_count": 3}
+    summary = list_templates(
+        http,
+        status="APPROVED",
+        summary="total_count,message_template_count,message_template_limit,are_translations_complete",
+    )["summary"]
+    assert summary == {
+        "total_count": 2,
+        "message_template_count": 3,
+        "message_template_limit": 250,
+        "are_translations_complete": True,
+    }
+
+
+def test_template_list_filters_by_category_language_status_lists() -> None:
+    _, http = raw_sim()
+
+    def names(**params: Any) -> list[str]:
+        return sorted(t["name"] for t in list_templates(http, **params)["data"])
+
+    assert names(category="MARKETING") == ["spring_sale"]
+    assert names(category="MARKETING,UTILITY") == ["follow_up", "order_update", "spring_sale"]
+    assert names(language="es") == []
+    assert names(language="es,en_US") == ["follow_up", "order_update", "spring_sale"]
+    assert names(status="PENDING,APPROVED", category="UTILITY") == ["follow_up", "order_update"]
+
+
+def test_template_cursors_are_symmetric() -> None:
+    _, http = raw_sim()
+    every = [t["id"] for t in list_templates(http)["data"]]
+    first = list_templates(http, limit=1)
+    assert [t["id"] for t in first["data"]] == every[:1]
+    assert "previous" not in first["paging"]
+    second = list_templates(http, limit=1, after=first["paging"]["cursors"]["after"])
+    assert [t["id"] for t in second["data"]] == every[1:2]
+    third = list_templates(http, limit=1, after=second["paging"]["cursors"]["after"])
+    assert [t["id"] for t in third["data"]] == every[2:]
+    assert "next" not in third["paging"] and "previous" in third["paging"]
+    back = list_templates(http, limit=1, before=third["paging"]["cursors"]["before"])
+    assert back["data"] == second["data"]
+    assert back["paging"]["cursors"] == second["paging"]["cursors"]
+    two_back = list_templates(http, limit=2, before=third["paging"]["cursors"]["before"])
+    assert [t["id"] for t in two_back["data"]] == every[:2]
+    # Following the links gives the same pages, with the request's own base URL.
+    nxt = first["paging"]["next"]
+    assert nxt.startswith(f"{InProcessSimulator.base_url}/v21.0/{WABA}/message_templates?")
+    assert http.get(nxt, headers=AUTH).json()["data"] == second["data"]
+    prev = third["paging"]["previous"]
+    assert prev.startswith(f"{InProcessSimulator.base_url}/v21.0/{WABA}/message_templates?")
+    assert http.get(prev, headers=AUTH).json()["data"] == second["data"]
+
+
+def test_template_list_refuses_a_bad_cursor_or_limit() -> None:
+    _, http = raw_sim()
+    for params in ({"after": "not-a-cursor"}, {"before": "%%%"}, {"limit": "ten"}):
+        r = http.get(f"/v21.0/{WABA}/message_templates", params=params, headers=AUTH)
+        assert r.status_code == 400, params
+        assert r.json()["error"]["code"] == 100
+
+
+def test_seeded_templates_carry_examples_for_their_parameters() -> None:
+    # §6.3: a parameter needs example values; Graph answers them with the template.
+    _, http = raw_sim()
+    by_name = {t["name"]: t for t in list_templates(http)["data"]}
+    (body,) = by_name["order_update"]["components"]
+    assert body["text"] == "Hi {{1}}, your order {{2}} is {{3}}."
+    assert len(body["example"]["body_text"][0]) == 3
+    (named,) = by_name["follow_up"]["components"]
+    assert [p["param_name"] for p in named["example"]["body_text_named_params"]] == ["customer"]
+
+
+# --- recipients are normalised as WhatsApp does (spec §4.1, §4.3) -----------------------------
+
+
+@pytest.mark.parametrize("to", ["+15551230001", "+1 555-123-0001", "+1 (555) 123 0001"])
+def test_a_formatted_number_is_the_same_customer(omnimsg_sim: SimHarness, to: str) -> None:
+    h = omnimsg_sim
+    h.customer_says(ADA, "hi")
+    with httpx.Client(transport=h.sim.transport(), base_url=h.sim.base_url) as http:
+        r = http.post(
+            f"/v21.0/{PNID}/messages",
+            headers=AUTH,
+            json={
+                "messaging_product": "whatsapp",
+                "to": to,
+                "type": "text",
+                "text": {"body": "yo"},
+            },
+        ).json()
+    assert r["contacts"] == [{"input": to, "wa_id": ADA}]
+    assert [m["user"] for m in h.outbox()] == [ADA]
+    assert h.outbox()[0]["status"] == "sent"  # the open window: no 131047
+    customers = h.control("GET", "/_sim/state")["whatsapp"][PNID]["customers"]
+    assert [c["wa_id"] for c in customers] == [ADA, "15551230002"]
+
+
+def test_inbound_from_a_formatted_number_is_the_same_customer(omnimsg_sim: SimHarness) -> None:
+    h = omnimsg_sim
+    result = h.control("POST", "/_sim/inbound", {"user": "+1 555-123-0001", "text": "hi"})
+    assert result["message"]["from"] == ADA
+    customers = h.control("GET", "/_sim/state")["whatsapp"][PNID]["customers"]
+    assert [c["wa_id"] for c in customers] == [ADA, "15551230002"]
+
+
+# --- inbound message objects are checked against their type (spec §2, DESIGN §4) ---------------
+
+
+def snapshot(sim: InProcessSimulator) -> tuple[Any, ...]:
+    """Everything a refused request must leave as it was."""
+    return (
+        sim.control("GET", "/_sim/state"),
+        sim.control("GET", "/_sim/outbox"),
+        sim.control("GET", "/_sim/webhooks"),
+        sim.control("GET", "/_sim/sink"),
+        sorted(sim.core.whatsapp.media),
+        sim.control("GET", "/_sim/clock"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"message": {"type": "text", "text": "hello"}}, "message.text: expected an object"),
+        ({"message": {"type": "text"}}, "message.text: missing"),
+        ({"message": {"type": "text", "text": {}}}, "message.text.body: missing"),
+        (
+            {"message": {"type": "text", "text": {"body": 5}}},
+            "message.text.body: expected a string",
+        ),
+        ({"message": {"type": "image", "image": {}}}, "message.image: give id or data_base64"),
+        (
+            {"message": {"type": "image", "image": {"data_base64": "%%%"}}},
+            "message.image.data_base64: not valid base64",
+        ),
+        (
+            {"message": {"type": "image", "image": {"id": "123"}}},
+            "message.image.sha256: missing (the id is not of media the simulator stores; "
+            "give data_base64 instead)",
+        ),
+        (
+            {"message": {"type": "audio", "audio": {"data_base64": "AA==", "voice": "yes"}}},
+            "message.audio.voice: expected true or false",
+        ),
+        ({"message": {"type": "location", "location": {}}}, "message.location.latitude: missing"),
+        (
+            {"message": {"type": "location", "location": {"latitude": 95, "longitude": 0}}},
+            "message.location.latitude: must be between -90 and 90",
+        ),
+        ({"message": {"type": "interactive"}}, "message.interactive: missing"),
+        (
+            {"message": {"type": "interactive", "interactive": {"type": "button_reply"}}},
+            "message.interactive.button_reply: missing",
+        ),
+        (
+            {
+                "message": {
+                    "type": "interactive",
+                    "interactive": {"type": "list_reply", "list_reply": {"id": "x"}},
+                }
+            },
+            "message.interactive.list_reply.title: missing",
+        ),
+        ({"button_reply": {"title": "Track"}}, "button_reply.id: missing"),
+        ({"list_reply": {"id": 1, "title": "x"}}, "list_reply.id: expected a string"),
+        (
+            {"message": {"type": "reaction", "reaction": "👍"}},
+            "message.reaction: expected an object",
+        ),
+        (
+            {"message": {"type": "reaction", "reaction": {"emoji": "👍"}}},
+            "message.reaction.message_id: missing",
+        ),
+        ({"message": {"type": "contacts", "contacts": []}}, "message.contacts: must not be empty"),
+        (
+            {"message": {"type": "contacts", "contacts": [{"name": {}}]}},
+            "message.contacts[0].name.formatted_name: missing",
+        ),
+        (
+            {"message": {"type": "button", "button": {"text": "Yes"}}},
+            "message.button.payload: missing",
+        ),
+        (
+            {"message": {"type": "order", "order": {"catalog_id": "c"}}},
+            "message.order.product_items: missing",
+        ),
+        ({"message": {"type": "system", "system": {}}}, "message.system.type: missing"),
+        ({"message": {"type": "unsupported", "errors": []}}, "message.errors: must not be empty"),
+        ({"message": {"type": 7}}, "message.type: expected a string"),
+        (
+            {"message": {"type": "text", "text": {"body": "x"}, "context": "x"}},
+            "message.context: expected an object",
+        ),
+        ({"text": "hi", "context": {"id": 5}}, "context.id: expected a string"),
+        (
+            {"message": {"type": "text", "text": {"body": "x"}, "timestamp": 5}},
+            "message.timestamp: expected a string",
+        ),
+    ],
+)
+def test_inbound_refuses_a_known_type_with_a_wrong_shape(spec: dict[str, Any], field: str) -> None:
+    seen: list[bytes] = []
+    sim = InProcessSimulator.with_handler(
+        whatsapp_sim_config(), lambda r: seen.append(r.read()) or httpx.Response(200)
+    )
+    before = snapshot(sim)
+
+    r = sim.handle(sim._request("POST", "/_sim/inbound", {"user": "15559990000", **spec}))
+
+    assert r.status == 400
+    assert json.loads(r.body)["error"]["message"] == field
+    assert snapshot(sim) == before  # no customer, no window, no media, nothing logged
+    assert seen == []  # and no webhook
+
+
+def test_inbound_passes_unknown_types_through() -> None:
+    sim = InProcessSimulator.with_handler(whatsapp_sim_config(), lambda r: httpx.Response(200))
+    message = {"type": "hologram", "hologram": "anything goes", "extra": [1, {"a": None}]}
+    result = sim.control("POST", "/_sim/inbound", {"user": ADA, "message": message})
+    assert result["delivery"]["ok"]
+    assert result["message"]["hologram"] == "anything goes"
+    unknown_kind = {"type": "interactive", "interactive": {"type": "carousel_reply", "x": 1}}
+    assert sim.control("POST", "/_sim/inbound", {"user": ADA, "message": unknown_kind})["delivery"]
+
+
+def test_inbound_media_by_id_takes_the_stored_media() -> None:
+    sim = InProcessSimulator.with_handler(whatsapp_sim_config(), lambda r: httpx.Response(200))
+    first = sim.control(
+        "POST",
+        "/_sim/inbound",
+        {"user": ADA, "message": {"type": "image", "image": {"data_base64": "iVBORw=="}}},
+    )
+    media_id = first["message"]["image"]["id"]
+    again = sim.control(
+        "POST",
+        "/_sim/inbound",
+        {"user": ADA, "message": {"type": "image", "image": {"id": media_id}}},
+    )
+    assert again["message"]["image"] == first["message"]["image"]
+
+
+# --- interactive replies carry their context (spec §2) ----------------------------------------
+
+
+def test_button_replies_quote_the_last_interactive_message(omnimsg_sim: SimHarness) -> None:
+    from omnimsg import Button, Buttons, Postback
+
+    h = omnimsg_sim
+    display = DEFAULT_WHATSAPP["display_phone_number"]
+    h.customer_says(ADA, "hi")
+    no_menu = h.control(
+        "POST", "/_sim/inbound", {"user": ADA, "button_reply": {"id": "a", "title": "A"}}
+    )
+    generated = no_menu["message"]["context"]
+    assert generated["from"] == display and generated["id"].startswith("wamid.")
+    sent = h.client.send(Address("whatsapp", ADA), Buttons("Pick", [Button("t", "Track")]))
+    h.client.send(Address("whatsapp", ADA), Text("not interactive"))
+    tap = h.customer_says(ADA, button_reply={"id": "t", "title": "Track"})
+    assert isinstance(tap, Postback)
+    result = h.control(
+        "POST", "/_sim/inbound", {"user": ADA, "list_reply": {"id": "t", "title": "T"}}
+    )
+    assert result["message"]["context"] == {"from": display, "id": sent.message_id}
+    given = h.control(
+        "POST",
+        "/_sim/inbound",
+        {"user": ADA, "button_reply": {"id": "t", "title": "T"}, "context": {"id": "wamid.Q"}},
+    )
+    assert given["message"]["context"] == {"from": display, "id": "wamid.Q"}
+
+
+# --- Graph-level errors, as Graph words them (spec §0, §5.2) ----------------------------------
+
+
+def test_graph_level_errors_are_worded_as_graph_words_them() -> None:
+    _, http = raw_sim()
+    body = {"messaging_product": "whatsapp", "to": ADA, "type": "text", "text": {"body": "x"}}
+    wrong = http.post(f"/v21.0/{PNID}/messages", headers={"Authorization": "Bearer no"}, json=body)
+    assert (
+        wrong.json()["error"]["message"] == "Invalid OAuth access token - Cannot parse access token"
+    )
+    missing = http.post(f"/v21.0/{PNID}/messages", json=body).json()["error"]
+    assert missing["message"] == (
+        "An active access token must be used to query information about the current user."
+    )
+    assert missing["type"] == "OAuthException"
+    unknown = http.get("/v21.0/999999/messages", headers=AUTH).json()["error"]
+    assert unknown["message"] == (
+        "Unsupported get request. Object with ID '999999' does not exist, cannot be loaded due "
+        "to missing permissions, or does not support this operation. Please read the Graph API "
+        "documentation at https://developers.facebook.com/docs/graph-api"
+    )
+    assert (unknown["code"], unknown["error_subcode"], unknown["type"]) == (
+        100,
+        33,
+        "GraphMethodException",
+    )
+    edge = http.delete(f"/v21.0/{PNID}", headers=AUTH).json()["error"]
+    assert edge["message"].startswith(f"Unsupported delete request. Object with ID '{PNID}'")
+    # WhatsApp's own codes keep their (#code) prefix.
+    bad = http.post(f"/v21.0/{PNID}/messages", headers=AUTH, json={"messaging_product": "x"})
+    assert bad.json()["error"]["message"].startswith("(#100) ")
+
+
+# --- media URLs: the lookaside form, on the simulator's own host (spec §7.3) -------------------
+
+
+def test_media_urls_have_the_lookaside_form_on_the_requests_host(omnimsg_sim: SimHarness) -> None:
+    h = omnimsg_sim
+    media_id = h.client.whatsapp.upload_media(b"%PDF", mime_type="application/pdf")
+    url = h.client.whatsapp.media_info(media_id).url
+    assert url is not None
+    assert url.startswith(f"{h.sim.base_url}/whatsapp_business/attachments/?mid={media_id}&ext=")
+    assert "&hash=" in url
+    assert h.client.whatsapp.download_media(media_id) == b"%PDF"  # the SDK GETs that URL
+
+
+@pytest.mark.slow
+def test_media_download_over_http_stays_on_the_simulator() -> None:
+    from omnimsg import Client
+    from omnimsg.testing import whatsapp_channel
+
+    config = whatsapp_sim_config(webhook_url=None)
+    with ServerThread(config) as url:
+        with Client([whatsapp_channel(config, url)]) as client:
+            media_id = client.whatsapp.upload_media(b"OggS", mime_type="audio/ogg")
+            info = client.whatsapp.media_info(media_id)
+            assert info.url is not None
+            assert info.url.startswith(f"{url}/whatsapp_business/attachments/?mid={media_id}")
+            assert client.whatsapp.download_media(media_id) == b"OggS"
+        # Behind a TLS proxy, the links keep the scheme and host the client used.
+        proxied = httpx.get(
+            f"{url}/v21.0/{media_id}",
+            headers={**AUTH, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "sim.example:8443"},
+        ).json()
+        assert proxied["url"].startswith("https://sim.example:8443/whatsapp_business/attachments/")
+        page = httpx.get(
+            f"{url}/v21.0/{WABA}/message_templates?limit=1",
+            headers={**AUTH, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "sim.example"},
+        ).json()
+        assert page["paging"]["next"].startswith(
+            f"https://sim.example/v21.0/{WABA}/message_templates?limit=1&after="
+        )
+        direct = httpx.get(f"{url}/v21.0/{WABA}/message_templates?limit=1", headers=AUTH).json()
+        assert direct["paging"]["next"].startswith(f"{url}/v21.0/{WABA}/message_templates?")

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 from pywa import WhatsApp, errors, types, utils
+from pywa.types.templates import TemplateCategory, TemplateLanguage, TemplateStatus
 
 from omnimsg.testing import DEFAULT_WHATSAPP, ServerThread, whatsapp_sim_config
 from omnimsg_sim import InProcessSimulator, SimConfig
@@ -369,5 +370,237 @@ def test_pywa_against_the_simulator_server_over_http() -> None:
                             break
                         time.sleep(0.02)
                     assert kinds == {("message", 200), ("status", 200)}
+
+                    # Media: pywa uploads, asks for the URL and downloads it, all on the server.
+                    media = app.wa.upload_media(media=b"%PDF-1.7", mime_type="application/pdf")
+                    link = app.wa.get_media_url(media.id)
+                    assert link.url.startswith(f"{sim_url}/whatsapp_business/attachments/?mid=")
+                    assert app.wa.get_media_bytes(link.url) == b"%PDF-1.7"
             finally:
                 session.close()
+
+
+# --- 5. templates: pywa's get_templates (summary, filters, cursors both ways) ------------------
+
+
+def test_pywa_get_templates_reads_the_summary(sim: InProcess) -> None:
+    result = sim.app.wa.get_templates()
+
+    # pywa asks for summary=total_count,message_template_count,... and reads each one (§6.1).
+    assert result.total_count == 3
+    assert result.message_template_count == 3
+    assert result.message_template_limit == 250  # §6.1: an unverified business's limit
+    assert result.are_translations_complete is True
+    assert sorted(t.name for t in result) == ["follow_up", "order_update", "spring_sale"]
+    order_update = next(t for t in result if t.name == "order_update")
+    assert order_update.status == TemplateStatus.APPROVED
+    assert order_update.category == TemplateCategory.UTILITY
+
+
+def test_pywa_get_templates_filters_by_category_language_and_status(sim: InProcess) -> None:
+    wa = sim.app.wa
+    marketing = wa.get_templates(categories=[TemplateCategory.MARKETING])
+    assert [t.name for t in marketing] == ["spring_sale"]
+    assert marketing.total_count == 1  # the count of what matched
+    assert marketing.message_template_count == 3  # the WABA's own count
+    both = wa.get_templates(categories=[TemplateCategory.MARKETING, TemplateCategory.UTILITY])
+    assert len(list(both)) == 3
+    assert list(wa.get_templates(languages=[TemplateLanguage.SPANISH])) == []
+    english = wa.get_templates(languages=[TemplateLanguage.ENGLISH_US])
+    assert len(list(english)) == 3
+    approved = wa.get_templates(statuses=[TemplateStatus.APPROVED])
+    assert sorted(t.name for t in approved) == ["follow_up", "order_update"]
+
+
+def test_pywa_pages_through_templates_forwards_and_backwards(sim: InProcess) -> None:
+    wa = sim.app.wa
+    first = wa.get_templates(pagination=types.Pagination(limit=2))
+    assert len(list(first)) == 2
+    assert first.has_next and not first.has_previous
+    assert first.before and first.after  # both cursors, on every page (§6.1)
+
+    # (pywa 4.5's TemplatesResult.next()/previous() cannot build their result: TypeError on
+    # `item_factory`, in pywa itself. Its Pagination cursors are the way through.)
+    second = wa.get_templates(pagination=types.Pagination(limit=2, after=first.after))
+    assert len(list(second)) == 1
+    assert second.has_previous and not second.has_next
+    assert second.total_count == 3
+    back = wa.get_templates(pagination=types.Pagination(limit=2, before=second.before))
+    assert [t.id for t in back] == [t.id for t in first]
+    assert not back.has_previous and back.has_next
+    every = {t.id for t in wa.get_templates()}
+    assert {t.id for t in first} | {t.id for t in second} == every
+
+
+def test_template_paging_links_keep_the_requests_own_base_url(sim: InProcess) -> None:
+    # pywa talks to https://graph.facebook.com: the links stay there (in process, the
+    # simulator answers whatever host the request names).
+    waba = sim.sim.core.config.whatsapp[0].waba_id
+    response = sim.session.get(
+        f"https://graph.facebook.com/v25.0/{waba}/message_templates",
+        params={"limit": 1, "category": "UTILITY"},
+        headers={"Authorization": f"Bearer {sim.sim.core.config.whatsapp[0].access_token}"},
+    )
+    paging = response.json()["paging"]
+    prefix = f"https://graph.facebook.com/v25.0/{waba}/message_templates?"
+    assert paging["next"].startswith(prefix)
+    assert "category=UTILITY" in paging["next"] and "limit=1" in paging["next"]
+    second = sim.session.get(paging["next"]).json()  # pywa's session carries the token
+    assert second["paging"]["previous"].startswith(prefix)
+    assert "category=UTILITY" in second["paging"]["previous"]
+
+
+# --- 6. recipients as people type them ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("to", ["+15551230001", "+1 555-123-0001", "1 (555) 123-0001"])
+def test_pywa_send_to_a_formatted_number_reaches_the_same_customer(sim: InProcess, to: str) -> None:
+    customer_writes(sim, ADA, "hi")  # Ada's window is open
+
+    sent = sim.app.wa.send_message(to=to, text="Hello again")
+
+    assert sent.input == to  # §4.3: contacts[].input is what was sent...
+    assert sent.chat.id == ADA  # ...and wa_id the normalised number
+    state = sim.control("GET", "/_sim/state")["whatsapp"]
+    customers = next(iter(state.values()))["customers"]
+    assert [c["wa_id"] for c in customers] == [ADA, ALAN]  # no new customer
+    status = sim.app.wait_for_status(sent.id)
+    assert status.status == types.MessageStatusType.SENT  # the open window, not 131047
+    assert [m["user"] for m in sim.control("GET", "/_sim/outbox")["messages"]] == [ADA]
+
+
+# --- 7. button and list replies carry their context -------------------------------------------
+
+
+def test_pywa_parses_button_and_list_replies_with_their_context(sim: InProcess) -> None:
+    taps: list[types.CallbackButton] = []
+    picks: list[types.CallbackSelection] = []
+    sim.app.wa.on_callback_button()(lambda _, tap: taps.append(tap))
+    sim.app.wa.on_callback_selection()(lambda _, pick: picks.append(pick))
+    display = sim.sim.core.config.whatsapp[0].display_phone_number
+    customer_writes(sim, ADA, "hi")
+    buttons = sim.app.wa.send_message(
+        to=ADA, text="Pick one", buttons=[types.Button("Track order", callback_data="track")]
+    )
+    sim.control(
+        "POST",
+        "/_sim/inbound",
+        {"user": ADA, "button_reply": {"id": "track", "title": "Track order"}},
+    )
+    menu = sim.app.wa.send_message(
+        to=ADA,
+        text="Or choose",
+        buttons=types.SectionList(
+            button_title="Options",
+            sections=[types.Section("Orders", rows=[types.SectionRow("Track", "t1")])],
+        ),
+    )
+    sim.control(
+        "POST", "/_sim/inbound", {"user": ADA, "list_reply": {"id": "t1", "title": "Track"}}
+    )
+
+    assert [(t.data, t.title) for t in taps] == [("track", "Track order")]
+    assert taps[0].reply_to_message is not None
+    assert taps[0].reply_to_message.id == buttons.id  # the message whose button it was
+    assert taps[0].reply_to_message.from_user_id == display
+    assert [(p.data, p.title) for p in picks] == [("t1", "Track")]
+    assert picks[0].reply_to_message.id == menu.id
+    assert picks[0].reply_to_message.from_user_id == display
+
+
+def test_pywa_parses_a_list_reply_to_no_known_message() -> None:
+    harness = InProcess(bsuid_config())
+    picks: list[types.CallbackSelection] = []
+    harness.app.wa.on_callback_selection()(lambda _, pick: picks.append(pick))
+    try:
+        # Nothing interactive was sent: the context names a generated wamid.
+        harness.control(
+            "POST", "/_sim/inbound", {"user": ADA, "list_reply": {"id": "a", "title": "A"}}
+        )
+        # A context given without `from` gets the business number filled in.
+        harness.control(
+            "POST",
+            "/_sim/inbound",
+            {"user": ADA, "list_reply": {"id": "b", "title": "B"}, "context": {"id": "wamid.X"}},
+        )
+        assert [p.data for p in picks] == ["a", "b"]
+        assert picks[0].reply_to_message.id.startswith("wamid.")
+        assert picks[1].reply_to_message.id == "wamid.X"
+        display = harness.sim.core.config.whatsapp[0].display_phone_number
+        assert {p.reply_to_message.from_user_id for p in picks} == {display}
+    finally:
+        harness.close()
+
+
+# --- 8. every known inbound type the simulator accepts, pywa parses ----------------------------
+
+VALID_INBOUND = [
+    {"type": "text", "text": {"body": "hello"}},
+    {"type": "image", "image": {"data_base64": "iVBORw==", "caption": "a photo"}},
+    {"type": "video", "video": {"data_base64": "AAAA"}},
+    {"type": "audio", "audio": {"data_base64": "T2dnUw==", "voice": True}},
+    {"type": "document", "document": {"data_base64": "JVBERg==", "filename": "a.pdf"}},
+    {"type": "sticker", "sticker": {"data_base64": "UklGRg==", "animated": False}},
+    {"type": "location", "location": {"latitude": 52.52, "longitude": 13.405}},
+    {"type": "contacts", "contacts": [{"name": {"formatted_name": "Ada L"}}]},
+    {"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}},
+    {"type": "button", "button": {"payload": "yes", "text": "Yes"}},
+    {
+        "type": "order",
+        "order": {
+            "catalog_id": "c1",
+            "product_items": [
+                {"product_retailer_id": "p1", "quantity": 1, "item_price": 9.5, "currency": "EUR"}
+            ],
+        },
+    },
+    {"type": "system", "system": {"type": "user_changed_number", "body": "changed", "wa_id": "1"}},
+    {"type": "unsupported", "errors": [{"code": 131051, "message": "Message type unknown"}]},
+]
+
+
+@pytest.mark.parametrize("message", VALID_INBOUND, ids=[m["type"] for m in VALID_INBOUND])
+def test_pywa_parses_every_known_inbound_type(sim: InProcess, message: dict[str, Any]) -> None:
+    updates: list[Any] = []
+    for register in (
+        sim.app.wa.on_message,
+        sim.app.wa.on_callback_button,
+        sim.app.wa.on_phone_number_change,
+    ):
+        register()(lambda _, update: updates.append(update))
+
+    result = sim.control("POST", "/_sim/inbound", {"user": ADA, "message": message})
+
+    assert result["delivery"]["ok"], result
+    assert [u.id for u in updates + sim.app.messages] == [result["message_id"]]
+
+
+# --- 9. media: upload, URL, download through the simulator --------------------------------------
+
+
+def test_pywa_uploads_and_downloads_media_through_the_simulator(sim: InProcess) -> None:
+    data = b"\x89PNG not really"
+    media = sim.app.wa.upload_media(media=data, mime_type="image/png", filename="a.png")
+
+    url = sim.app.wa.get_media_url(media.id)
+
+    # The lookaside URL's own form, on the host the client asked (spec §7.3).
+    assert url.url.startswith(
+        f"https://graph.facebook.com/whatsapp_business/attachments/?mid={media.id}&ext="
+    )
+    assert "&hash=" in url.url
+    assert url.mime_type == "image/png" and url.file_size == len(data)
+    assert sim.app.wa.get_media_bytes(url.url) == data
+
+
+# --- 10. Graph's own errors -------------------------------------------------------------------
+
+
+def test_graph_level_errors_have_no_code_prefix() -> None:
+    harness = InProcess(bsuid_config(), token="EAAG-not-the-right-token")
+    try:
+        with pytest.raises(errors.ExpiredAccessToken) as caught:
+            harness.app.wa.get_templates()
+        assert caught.value.message == "Invalid OAuth access token - Cannot parse access token"
+    finally:
+        harness.close()

@@ -6,8 +6,15 @@ and :meth:`Client.send`. Everything public is importable from here.
 
 from ._core.retry import RetryPolicy
 from ._types import Platform
-from .async_client import AsyncClient, AsyncWebhooks, AsyncWhatsAppAPI, AsyncWhatsAppTemplates
-from .client import Client, Webhooks, WhatsAppAPI, WhatsAppTemplates
+from .async_client import (
+    AsyncClient,
+    AsyncReceipt,
+    AsyncReceiving,
+    AsyncWebhooks,
+    AsyncWhatsAppAPI,
+    AsyncWhatsAppTemplates,
+)
+from .client import Client, Receipt, Receiving, Webhooks, WhatsAppAPI, WhatsAppTemplates
 from .clock import Clock, FakeClock, SystemClock
 from .drivers import AiohttpDriver, AsyncHttpxDriver, HttpxDriver
 from .exceptions import (
@@ -85,6 +92,8 @@ __all__ = [
     "AiohttpDriver",
     "AsyncClient",
     "AsyncHttpxDriver",
+    "AsyncReceipt",
+    "AsyncReceiving",
     "AsyncSQLiteStore",
     "AsyncStore",
     "AsyncWebhooks",
@@ -133,6 +142,8 @@ __all__ = [
     "RateLimited",
     "Raw",
     "Reaction",
+    "Receipt",
+    "Receiving",
     "Referral",
     "RetryPolicy",
     "SQLiteStore",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Sequence
 
 from ._core.effects import NOW, Flow
 from ._core.retry import RetryPolicy
 from ._types import JSONObject, Platform
+from .claims import Claim, new_token
 from .clock import Clock
 from .exceptions import ConfigurationError
 from .models.content import Content
@@ -16,7 +18,7 @@ from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .platforms.whatsapp import WhatsApp
 from .platforms.whatsapp import flows as wa
 from .rules import Violation
-from .webhooks import Receiver, WebhookConfig, WebhookOutcome
+from .webhooks import Headers, Receiver, WebhookConfig, WebhookOutcome
 
 Channel = WhatsApp
 """A configured platform account (more platforms join this union)."""
@@ -106,16 +108,33 @@ class Engine:
         platform: Platform,
         method: str,
         url: str,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        headers: Headers,
         body: bytes,
     ) -> Flow[WebhookOutcome]:
         """Flow for ``webhooks.handle``."""
         return self.receiver.handle(platform, method, url, headers, body)
 
+    def claim_webhook(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        lease: float | None,
+    ) -> Flow[tuple[WebhookOutcome, Claim]]:
+        """Flow for ``webhooks.claim``: a fresh random token per delivery."""
+        token = new_token(secrets.token_hex(12))
+        return self.receiver.claim(platform, method, url, headers, body, token=token, lease=lease)
+
+    def settle_webhook(self, claim: Claim, keys: Sequence[str], handled: bool) -> Flow[None]:
+        """Flow for ``Receipt.ack`` / ``Receipt.release``."""
+        return self.receiver.settle(claim, keys, handled=handled)
+
     def parse_webhook(
         self,
         platform: Platform,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        headers: Headers,
         body: bytes,
     ) -> list[Event]:
         """``webhooks.parse``: verify and parse only (pure, raises typed errors)."""

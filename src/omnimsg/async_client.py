@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -15,6 +15,7 @@ from ._core.effects import Flow
 from ._core.retry import RetryPolicy
 from ._engine import Channel, Engine
 from ._types import JSONObject, Platform
+from .claims import Claim
 from .clock import Clock, SystemClock
 from .drivers import AsyncHttpxDriver
 from .models.content import Content
@@ -23,9 +24,9 @@ from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .rules import Violation
 from .stores import AsyncStore, MemoryStore, Store, check_store
-from .webhooks import WebhookConfig, WebhookOutcome
+from .webhooks import Headers, WebhookConfig, WebhookOutcome
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "AsyncReceipt", "AsyncReceiving"]
 
 T = TypeVar("T")
 
@@ -151,7 +152,7 @@ class AsyncWebhooks:
         platform: Platform,
         method: str,
         url: str,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        headers: Headers,
         body: bytes,
     ) -> WebhookOutcome:
         """Answer one webhook request (GET handshake or signed POST).
@@ -164,10 +165,51 @@ class AsyncWebhooks:
             self._client._engine.handle_webhook(platform, method, url, headers, body)
         )
 
+    def receive(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        *,
+        lease: float | None = None,
+    ) -> AsyncReceiving:
+        """Handle one webhook request exactly once: ``async with client.webhooks.receive(...) as r:``.
+
+        Entering the block verifies the request and claims its new events for ``lease``
+        seconds (default ``WebhookConfig.lease``). Leaving it normally marks them handled;
+        an exception releases them, so the platform's redelivery (after your framework
+        answers 500) hands them over again. Answer with ``r.status``, ``r.body`` and
+        ``r.content_type`` (``503`` while another delivery of the same event is in progress).
+        """
+        return AsyncReceiving(self, (platform, method, url, headers, body), lease)
+
+    async def claim(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        *,
+        lease: float | None = None,
+    ) -> AsyncReceipt:
+        """Verify a webhook request and claim its new events; confirm with :meth:`AsyncReceipt.ack`.
+
+        The explicit form of :meth:`receive`: call ``receipt.ack(event)`` once an event is
+        handled, ``receipt.release(event)`` when it failed. An event neither acked nor
+        released is handed over again once its lease has passed.
+        """
+        outcome, claim = await self._client._run(
+            self._client._engine.claim_webhook(platform, method, url, headers, body, lease)
+        )
+        return AsyncReceipt(self._client, outcome, claim)
+
     def parse(
         self,
         platform: Platform,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        headers: Headers,
         body: bytes,
     ) -> builtins.list[Event]:
         """Verify the signature and parse a POST body; no de-duplication, no state.
@@ -177,6 +219,97 @@ class AsyncWebhooks:
             WebhookParseError: the body is too large or not the platform's envelope.
         """
         return self._client._engine.parse_webhook(platform, headers, body)
+
+
+class AsyncReceipt:
+    """The events of one webhook delivery, claimed for this process until settled.
+
+    ``events`` are the new events, claimed; ``duplicates`` those already handled; ``busy``
+    those another delivery holds right now. Answer the platform with ``status``, ``body`` and
+    ``content_type``.
+    """
+
+    def __init__(self, client: AsyncClient, outcome: WebhookOutcome, claim: Claim) -> None:
+        self._client = client
+        self.outcome = outcome
+        """The answer to give and the claimed events (a :class:`WebhookOutcome`)."""
+        self._claim = claim
+        # By identity: events hold their raw payload (a dict), so they are not hashable.
+        self._open = {id(e): (e, k) for e, k in zip(claim.events, claim.keys, strict=True)}
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The new events this delivery claimed, in the order they were sent."""
+        return self.outcome.events
+
+    @property
+    def status(self) -> int:
+        """The HTTP status to answer the platform with."""
+        return self.outcome.status
+
+    @property
+    def body(self) -> bytes:
+        """The answer body."""
+        return self.outcome.body
+
+    @property
+    def content_type(self) -> str:
+        """The answer's content type."""
+        return self.outcome.content_type
+
+    @property
+    def busy(self) -> int:
+        """How many events another delivery holds (the answer is then ``503``)."""
+        return self._claim.busy
+
+    @property
+    def pending(self) -> tuple[Event, ...]:
+        """Claimed events neither acknowledged nor released yet."""
+        return tuple(e for e, _ in self._open.values())
+
+    def _take(self, events: tuple[Event, ...]) -> builtins.list[str]:
+        chosen = [id(e) for e in events] if events else list(self._open)
+        return [self._open.pop(i)[1] for i in chosen if i in self._open]
+
+    async def ack(self, *events: Event) -> None:
+        """Mark ``events`` (default: all pending) handled: their redeliveries are duplicates."""
+        return await self._client._run(
+            self._client._engine.settle_webhook(self._claim, self._take(events), True)
+        )
+
+    async def release(self, *events: Event) -> None:
+        """Give ``events`` (default: all pending) back: a redelivery hands them over again."""
+        return await self._client._run(
+            self._client._engine.settle_webhook(self._claim, self._take(events), False)
+        )
+
+
+class AsyncReceiving:
+    """What :meth:`AsyncWebhooks.receive` returns: a context manager around an :class:`AsyncReceipt`."""
+
+    def __init__(
+        self, webhooks: AsyncWebhooks, request: tuple[Any, ...], lease: float | None
+    ) -> None:
+        self._webhooks = webhooks
+        self._request = request
+        self._lease = lease
+        self._receipt: AsyncReceipt | None = None
+
+    async def __aenter__(self) -> AsyncReceipt:
+        self._receipt = await self._webhooks.claim(*self._request, lease=self._lease)
+        return self._receipt
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._receipt is not None
+        if exc_type is None:
+            await self._receipt.ack()
+        else:
+            await self._receipt.release()
 
 
 class AsyncWhatsAppAPI:

@@ -34,17 +34,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from ._core.effects import NOW, Flow, StoreAdd
+from ._core.effects import NOW, Flow, StoreBatch
 from ._types import Platform
+from .claims import DONE, Claim, claim_ops, read_claims, settle_ops
 from .exceptions import ConfigurationError, OmniMsgError, SignatureError, WebhookParseError
 from .models.events import Event
 from .platforms.whatsapp import WhatsApp
 from .platforms.whatsapp import flows as wa
 from .signing import HubSignatureVerifier
+from .stores.ops import Add, Op
 
 __all__ = ["WebhookConfig", "WebhookOutcome"]
 
-_SEEN = b"1"
 _SIGNATURE = "x-hub-signature-256"
 _SIGNATURE_BYTES = b"x-hub-signature-256"
 _SIGNATURE_CANONICAL = "X-Hub-Signature-256"
@@ -65,10 +66,14 @@ class WebhookConfig:
     Attributes:
         dedup_ttl: how long an event id is remembered (platforms retry for up to 7 days).
         max_body_bytes: larger bodies are refused with 413 before anything else is done.
+        lease: how long ``webhooks.receive`` holds a claimed event (seconds).
     """
 
     dedup_ttl: float = 7 * 86_400.0
     max_body_bytes: int = 1 << 20
+    lease: float = 60.0
+    """``webhooks.receive``: how long a claimed event stays this delivery's before a
+    redelivery may take it over (when the app died without releasing it)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -268,15 +273,15 @@ class Receiver:
         self._verify(header, body)
         return wa.parse_body(body)
 
-    def handle(
+    def _verified(
         self,
         platform: Platform,
         method: str,
         url: str,
         headers: Headers,
         body: bytes,
-    ) -> Flow[WebhookOutcome]:
-        """The whole webhook exchange as a flow (the store does de-duplication and state).
+    ) -> WebhookOutcome | list[Event]:
+        """The events of a verified POST, or the outcome that answers anything else.
 
         Raises:
             ConfigurationError: an argument has the wrong type (a ``str`` body, ``None``
@@ -315,15 +320,75 @@ class Receiver:
             return WebhookOutcome(status=413 if too_big else 400, body=b"Bad Request", error=exc)
         except ConfigurationError as exc:
             return WebhookOutcome(status=500, body=b"Server Error", error=exc)
-        fresh: list[Event] = []
-        duplicates = 0
-        ttl = self.config.dedup_ttl
+        return events
+
+    def handle(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+    ) -> Flow[WebhookOutcome]:
+        """The whole webhook exchange, at most once: each new event is marked seen at once.
+
+        One store round trip for the body: every dedup key and every state update together.
+        """
+        got = self._verified(platform, method, url, headers, body)
+        if isinstance(got, WebhookOutcome):
+            return got
         yield NOW  # a following clock syncs before the store measures TTLs on it
-        for event in events:
-            first = yield StoreAdd(wa.dedup_key(event), _SEEN, ttl)
-            if not first:
-                duplicates += 1
-                continue
-            yield from wa.apply(event)
-            fresh.append(event)
-        return WebhookOutcome(status=200, body=b"OK", events=tuple(fresh), duplicates=duplicates)
+        ttl = self.config.dedup_ttl
+        ops: list[Op] = [Add(wa.dedup_key(event), DONE, ttl) for event in got]
+        for event in got:
+            ops.extend(wa.state_ops(event))  # idempotent: applied to re-deliveries too
+        results = yield StoreBatch(tuple(ops))
+        fresh = [event for event, first in zip(got, results, strict=False) if first]
+        for event in fresh:
+            yield from wa.apply_rest(event)
+        return WebhookOutcome(
+            status=200, body=b"OK", events=tuple(fresh), duplicates=len(got) - len(fresh)
+        )
+
+    def claim(
+        self,
+        platform: Platform,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        *,
+        token: bytes,
+        lease: float | None = None,
+    ) -> Flow[tuple[WebhookOutcome, Claim]]:
+        """Claim the new events of a delivery for ``lease`` seconds (``omnimsg.claims``).
+
+        The outcome answers ``503`` while another delivery holds one of the events, so that
+        the platform comes back when that one has finished or failed.
+        """
+        got = self._verified(platform, method, url, headers, body)
+        if isinstance(got, WebhookOutcome):
+            return got, Claim()
+        yield NOW
+        keys = [wa.dedup_key(event) for event in got]
+        ops = claim_ops(keys, token, self.config.lease if lease is None else lease)
+        for event in got:
+            ops.extend(wa.state_ops(event))
+        results = yield StoreBatch(tuple(ops))
+        claim = read_claims(got, keys, token, results)
+        for event in claim.events:
+            yield from wa.apply_rest(event)
+        busy = claim.busy > 0
+        outcome = WebhookOutcome(
+            status=503 if busy else 200,
+            body=b"Busy: retry later" if busy else b"OK",
+            events=claim.events,
+            duplicates=claim.duplicates,
+        )
+        return outcome, claim
+
+    def settle(self, claim: Claim, keys: Sequence[str], *, handled: bool) -> Flow[None]:
+        """Mark claimed events done (``handled``) or give them back for a redelivery."""
+        if keys:
+            ops = settle_ops(keys, claim.token, handled=handled, ttl=self.config.dedup_ttl)
+            yield StoreBatch(tuple(ops))

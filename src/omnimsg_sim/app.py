@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from aiohttp import web
 from .config import SimConfig
 from .core import SimCore
 from .drive import run_async
-from .effects import TIME_HEADER, SimRequest
+from .effects import TIME_HEADER, SimRequest, SimResponse
 from .world import World
 
 __all__ = ["Simulator", "create_app"]
@@ -22,6 +23,49 @@ _CORE = web.AppKey("core", SimCore)
 _HTTP = web.AppKey("http", httpx.AsyncClient)
 _TASKS = web.AppKey("tasks", set)
 _PUMP_INTERVAL = 0.05  # seconds between checks for due webhooks in "running" clock mode
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+
+
+def _text(value: str) -> str:
+    """A header or query value as text without lone surrogates.
+
+    aiohttp decodes bytes that are not UTF-8 as surrogate escapes; such a value is read as
+    Latin-1 instead (what httpx does in process), so the core only ever sees encodable text.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
+
+
+def _base_url(request: web.Request) -> str:
+    """The scheme and host the client used, for the links the simulator answers with.
+
+    Behind a TLS-terminating proxy, ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` say what
+    the client saw (``https://sim.example``); a host that is not a plain host[:port] falls
+    back to the socket's own address.
+    """
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    scheme = proto if proto in ("http", "https") else request.scheme
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    for host in (forwarded, request.headers.get("host", "")):
+        if host and _HOST.fullmatch(host):
+            return f"{scheme}://{host}"
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        address = f"[{sockname[0]}]" if ":" in str(sockname[0]) else str(sockname[0])
+        return f"{scheme}://{address}:{sockname[1]}"
+    return f"{scheme}://127.0.0.1"
+
+
+def _answer(result: SimResponse, core: SimCore) -> web.Response:
+    """The aiohttp response for a core answer, with the simulator's time header."""
+    headers = dict(result.headers)
+    headers[TIME_HEADER] = repr(core.world.now())
+    # Whole, parameters included (audio/ogg; codecs=opus): media types are checked on upload.
+    headers["Content-Type"] = result.content_type
+    return web.Response(status=result.status, body=result.body, headers=headers)
 
 
 def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Application:
@@ -36,17 +80,20 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
             await run_async(app[_CORE].pump(), app[_HTTP])
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _answer(app[_CORE].too_large(request.path), app[_CORE])
         query: dict[str, list[str]] = {}
         for key, value in request.query.items():
-            query.setdefault(key, []).append(value)
+            query.setdefault(_text(key), []).append(_text(value))
         sim_request = SimRequest(
             method=request.method,
-            path=request.path,
+            path=_text(request.path),
             query=query,
-            headers={k.lower(): v for k, v in request.headers.items()},
+            headers={k.lower(): _text(v) for k, v in request.headers.items()},
             body=body,
-            base_url=f"{request.scheme}://{request.host}",
+            base_url=_base_url(request),
         )
         core = app[_CORE]
         result = await run_async(core.handle(sim_request), app[_HTTP])
@@ -57,14 +104,7 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
             tasks = app[_TASKS]
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        headers = dict(result.headers)
-        headers[TIME_HEADER] = repr(core.world.now())
-        return web.Response(
-            status=result.status,
-            body=result.body,
-            content_type=result.content_type.split(";")[0],
-            headers=headers,
-        )
+        return _answer(result, core)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[_HTTP] = httpx.AsyncClient(timeout=config.sim.webhook_timeout)

@@ -298,10 +298,26 @@ def _whatsapp(t: Any, where: str) -> WhatsAppAccount:
 
 
 def check_webhook_url(url: str, where: str) -> None:
-    """Refuse a webhook URL that is neither http(s) nor the built-in ``/_sim/sink``."""
+    """Refuse a webhook URL that is neither http(s) nor the built-in ``/_sim/sink``.
+
+    Also refused: whitespace and control characters (CR/LF would end the request line of
+    every delivery) and an http(s) URL without a host.
+    """
+    from urllib.parse import urlsplit
+
     from .sink import is_sink
 
-    if not url.startswith(("http://", "https://")) and not is_sink(url):
+    if is_sink(url):
+        return
+    bad = not url.startswith(("http://", "https://")) or any(
+        ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url
+    )
+    if not bad:
+        try:
+            bad = not urlsplit(url).hostname
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            bad = True
+    if bad:
         raise ConfigurationError(f"{where}: must be an http(s) URL or /_sim/sink")
 
 

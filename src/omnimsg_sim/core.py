@@ -6,7 +6,7 @@ transport (no socket), so both modes behave identically.
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 from typing import Any
 
 from omnimsg.clock import FakeClock
@@ -14,13 +14,19 @@ from omnimsg.exceptions import ConfigurationError
 
 from .config import SimConfig, check_webhook_url
 from .effects import Deliver, Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
-from .enforcement import json_response
+from .enforcement import graph_error, json_response
 from .faults import Faults
 from .platforms.whatsapp import WhatsAppSim, outcome_json
+from .safejson import BadJSON, loads
 from .sink import is_sink
 from .world import World
 
-__all__ = ["SimCore"]
+__all__ = ["MAX_ADVANCE", "SimCore"]
+
+MAX_ADVANCE = 10 * 365.25 * 86_400.0
+"""The longest single ``/_sim/clock/advance``: ten years (every rule lives within days)."""
+# The clock must stay a date: datetime cannot show years past 9999.
+_CLOCK_END = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
 
 
 def _error(status: int, message: str) -> SimResponse:
@@ -63,9 +69,7 @@ class SimCore:
     def handle(self, req: SimRequest) -> SimFlow[SimResponse]:
         """Answer one HTTP request (effects: deliveries, pauses)."""
         if len(req.body) > self.config.sim.max_body_bytes:
-            return _error(
-                413, f"request body is larger than {self.config.sim.max_body_bytes} bytes"
-            )
+            return self.too_large(req.path)
         if req.path.startswith("/_sim/") or req.path == "/_sim":
             return (yield from self._control(req))
         flow = self.whatsapp.route(req)
@@ -78,6 +82,14 @@ class SimCore:
             404,
             f"omnimsg-sim does not serve {req.method} {req.path}; see /_sim/health for what it does",
         )
+
+    def too_large(self, path: str) -> SimResponse:
+        """The 413 answer to a body over ``max_body_bytes``, in the envelope of ``path``."""
+        message = f"request body is larger than {self.config.sim.max_body_bytes} bytes"
+        if path.startswith("/_sim"):
+            return _error(413, message)
+        # Platform paths answer in the platform's envelope, which clients parse for its code.
+        return graph_error(100, "Invalid parameter", details=message, status=413)
 
     # --- webhook pumping ---
 
@@ -156,9 +168,9 @@ class SimCore:
         if not req.body:
             return {}
         try:
-            return json.loads(req.body)
-        except ValueError as exc:
-            raise ConfigurationError(f"the body is not valid JSON: {exc}") from None
+            return loads(req.body)
+        except BadJSON as exc:
+            raise ConfigurationError(str(exc)) from None
 
     def _control(self, req: SimRequest) -> SimFlow[SimResponse]:
         try:
@@ -169,6 +181,8 @@ class SimCore:
     def _control_inner(self, req: SimRequest) -> SimFlow[SimResponse]:
         path, method = req.path.rstrip("/"), req.method.upper()
         w = self.world
+        # Read once; a body that is not sound JSON is refused on every POST route alike.
+        body = self._json(req) if method == "POST" else {}
         if path == "/_sim/health" and method == "GET":
             return json_response(
                 {
@@ -184,14 +198,11 @@ class SimCore:
         if path == "/_sim/clock" and method == "GET":
             return json_response(self._clock_json())
         if path == "/_sim/clock/advance" and method == "POST":
-            body = self._json(req)
-            seconds = body.get("seconds") if isinstance(body, dict) else None
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-                return _error(400, "'seconds' must be a non-negative number")
-            delivered = yield from self.advance(float(seconds))
+            seconds = self._seconds(body)
+            delivered = yield from self.advance(seconds)
             return json_response({**self._clock_json(), "delivered": delivered})
         if path == "/_sim/inbound" and method == "POST":
-            return (yield from self._inbound(self._json(req)))
+            return (yield from self._inbound(body))
         if path == "/_sim/outbox" and method == "GET":
             return json_response({"messages": self._outbox(req)})
         if path == "/_sim/outbox" and method == "DELETE":
@@ -200,14 +211,14 @@ class SimCore:
         if path == "/_sim/webhooks" and method == "GET":
             return json_response({"deliveries": [d.to_json() for d in w.deliveries]})
         if path == "/_sim/webhooks/target" and method == "POST":
-            return self._target(self._json(req))
+            return self._target(body)
         if path == "/_sim/sink" and method == "GET":
             return json_response({"requests": w.sink.to_json()})
         if path == "/_sim/sink" and method == "DELETE":
             w.sink.clear()
             return json_response({"status": "cleared"})
         if path == "/_sim/webhooks/verify" and method == "POST":
-            return (yield from self._verify(self._json(req)))
+            return (yield from self._verify(body))
         if path == "/_sim/deliver" and method == "POST":
             return json_response({"delivered": (yield from self.pump())})
         if path == "/_sim/templates" and method == "GET":
@@ -224,18 +235,32 @@ class SimCore:
                 }
             )
         if path == "/_sim/templates/status" and method == "POST":
-            return (yield from self._template_status(self._json(req)))
+            return (yield from self._template_status(body))
         if path == "/_sim/faults":
             if method == "GET":
                 return json_response({"faults": [f.to_json() for f in self.faults.rules]})
             if method == "POST":
-                return json_response(self.faults.add(self._json(req)).to_json(), 201)
+                return json_response(self.faults.add(body).to_json(), 201)
             if method == "DELETE":
                 self.faults.clear()
                 return json_response({"status": "cleared"})
         if path == "/_sim/state" and method == "GET":
             return json_response({"whatsapp": self.whatsapp.state(), "now": w.now()})
         return _error(404, f"no control endpoint {method} {path}")
+
+    def _seconds(self, body: Any) -> float:
+        """The ``seconds`` of an advance: finite, at least 0, at most :data:`MAX_ADVANCE`."""
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise ConfigurationError("'seconds' must be a non-negative number")
+        # Chained comparisons are exact for huge integers and false for NaN.
+        if not 0 <= seconds <= MAX_ADVANCE:
+            raise ConfigurationError(
+                f"'seconds' must be between 0 and {MAX_ADVANCE:.0f} (ten years)"
+            )
+        if self.world.now() + seconds >= _CLOCK_END:
+            raise ConfigurationError("the clock cannot go past the year 9999")
+        return float(seconds)
 
     def _clock_json(self) -> dict[str, Any]:
         from omnimsg.clock import to_datetime

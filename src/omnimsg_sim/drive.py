@@ -26,7 +26,7 @@ def post_sync(client: httpx.Client, delivery: Delivery) -> DeliveryOutcome:
         )
     except httpx.TimeoutException:
         return DeliveryOutcome(status=None, error="timeout")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # the app is unreachable or the URL bad
         return DeliveryOutcome(status=None, error=f"{type(exc).__name__}: {exc}")
     return _outcome(r.status_code, r.content)
 
@@ -39,7 +39,7 @@ async def post_async(client: httpx.AsyncClient, delivery: Delivery) -> DeliveryO
         )
     except httpx.TimeoutException:
         return DeliveryOutcome(status=None, error="timeout")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # the app is unreachable or the URL bad
         return DeliveryOutcome(status=None, error=f"{type(exc).__name__}: {exc}")
     return _outcome(r.status_code, r.content)
 

@@ -11,6 +11,13 @@ from .effects import SimResponse
 
 __all__ = ["graph_error", "json_response", "violation_response"]
 
+# Graph prefixes "(#code) " only to the messages of product-specific codes (spec §5.2: WhatsApp's
+# "(#131047) Re-engagement message", "(#100) Invalid parameter"); Graph's own errors come bare
+# (spec §0): 190 "Invalid OAuth access token - Cannot parse access token", 2500 "An active
+# access token must be used...", 100/33 "Unsupported get request. Object with ID ...".
+_BARE_CODES = frozenset({190, 2500})
+_BARE_SUBCODES = frozenset({33})
+
 
 def json_response(data: Any, status: int = 200) -> SimResponse:
     """A JSON answer."""
@@ -29,10 +36,12 @@ def graph_error(
 ) -> SimResponse:
     """A Graph API error: ``{"error": {message, type, code, error_data, fbtrace_id}}``.
 
-    Shape: spec/whatsapp.md §5.2 (real 132000 and 131056 payloads).
+    Shape: spec/whatsapp.md §5.2 (real 132000 and 131056 payloads). ``title`` becomes the
+    message, with the ``(#code)`` prefix unless the error is one of Graph's own.
     """
+    bare = code in _BARE_CODES or subcode in _BARE_SUBCODES
     error: dict[str, Any] = {
-        "message": f"(#{code}) {title}",
+        "message": title if bare else f"(#{code}) {title}",
         "type": error_type,
         "code": code,
     }

@@ -7,6 +7,7 @@ from typing import Any, Protocol, TypeVar
 from ..clock import Clock
 from ..exceptions import OmniMsgError
 from ..stores import AsyncStore, Store
+from ..stores.ops import arun_each, run_each
 from .effects import (
     Effect,
     Flow,
@@ -15,6 +16,7 @@ from .effects import (
     Response,
     Sleep,
     StoreAdd,
+    StoreBatch,
     StoreDelete,
     StoreGet,
     StoreIncr,
@@ -49,6 +51,9 @@ class AsyncDriver(Protocol):
 
 
 def _sync_store_effect(store: Store, effect: Effect) -> Any:
+    if isinstance(effect, StoreBatch):
+        batch = getattr(store, "batch", None)
+        return batch(effect.ops) if batch is not None else run_each(store, effect.ops)
     if isinstance(effect, StoreGet):
         return store.get(effect.key)
     if isinstance(effect, StoreSet):
@@ -126,6 +131,9 @@ async def run_async(
 
 
 async def _async_store_effect(store: AsyncStore, effect: Effect) -> Any:
+    if isinstance(effect, StoreBatch):
+        batch = getattr(store, "batch", None)
+        return await batch(effect.ops) if batch is not None else await arun_each(store, effect.ops)
     if isinstance(effect, StoreGet):
         return await store.get(effect.key)
     if isinstance(effect, StoreSet):

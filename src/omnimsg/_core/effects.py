@@ -19,6 +19,7 @@ import attrs
 
 from .._fast import fast_constructor
 from .._types import JSON
+from ..stores.ops import Op
 
 T = TypeVar("T")
 
@@ -137,6 +138,17 @@ class StoreDelete:
 
 
 @attrs.frozen(slots=True)
+class StoreBatch:
+    """Run store operations in order as one round trip (result: their results, in order).
+
+    One webhook body's claims and state updates travel together: one lock, one SQLite
+    transaction, one Redis pipeline (``omnimsg.stores.ops``).
+    """
+
+    ops: tuple[Op, ...]
+
+
+@attrs.frozen(slots=True)
 class Sleep:
     """Wait, through the injected clock (result: ``None``)."""
 
@@ -154,7 +166,9 @@ class Now:
 
 NOW = Now()
 
-Effect: TypeAlias = Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | Sleep | Now
+Effect: TypeAlias = (
+    Request | StoreGet | StoreSet | StoreAdd | StoreIncr | StoreDelete | StoreBatch | Sleep | Now
+)
 Flow: TypeAlias = Generator[Effect, Any, T]
 """A sans-I/O operation returning ``T``."""
 

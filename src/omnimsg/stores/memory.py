@@ -9,7 +9,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax, number
+from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax
 
 __all__ = ["MemoryStore"]
 
@@ -123,8 +123,7 @@ class MemoryStore:
         if isinstance(op, Get):
             return self._live(op.key, now)
         if isinstance(op, SetMax):
-            current = number(self._live(op.key, now))
-            if current is not None and current >= op.value:
+            if not op.replaces(self._live(op.key, now)):
                 return False
             self._put(op.key, repr(op.value).encode(), self._expiry(op.ttl))
             self._wrote(now)

@@ -8,6 +8,7 @@ one call at a time (then the two compound ones are not atomic).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -86,12 +87,22 @@ class DeleteIf:
 class SetMax:
     """Store the number ``value`` unless the key holds a larger one (result: ``True`` if written).
 
-    Keeps the newest time of a conversation when webhooks arrive out of order.
+    Keeps the newest time of a conversation when webhooks arrive out of order. A stored value
+    that is not a finite number, or is above ``ceiling``, counts as absent (so a bad value
+    kept by an older version never blocks the newest time).
     """
 
     key: str
     value: float
     ttl: float | None = None
+    ceiling: float | None = None
+
+    def replaces(self, stored: bytes | None) -> bool:
+        """Whether this value goes in over what the key holds now."""
+        current = number(stored)
+        if current is None or (self.ceiling is not None and current > self.ceiling):
+            return True
+        return self.value > current
 
 
 Op: TypeAlias = Get | Set | Add | Delete | Incr | DeleteIf | SetMax
@@ -102,9 +113,10 @@ def number(raw: bytes | None) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None  # a stored NaN or inf counts as absent
 
 
 def _plan(op: Op) -> Generator[tuple[str, tuple[Any, ...]], Any, Any]:
@@ -124,8 +136,7 @@ def _plan(op: Op) -> Generator[tuple[str, tuple[Any, ...]], Any, Any]:
         if held:
             yield ("delete", (op.key,))
         return held
-    current = number((yield ("get", (op.key,))))
-    wrote = current is None or op.value > current
+    wrote = op.replaces((yield ("get", (op.key,))))
     if wrote:
         yield ("set", (op.key, repr(op.value).encode(), op.ttl))
     return wrote

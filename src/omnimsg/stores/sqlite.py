@@ -12,7 +12,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax, number
+from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax
 
 __all__ = ["AsyncSQLiteStore", "SQLiteStore"]
 
@@ -140,8 +140,7 @@ class SQLiteStore:
         if isinstance(op, Get):
             return self._get(op.key, now)
         if isinstance(op, SetMax):
-            current = number(self._get(op.key, now))
-            if current is not None and current >= op.value:
+            if not op.replaces(self._get(op.key, now)):
                 return False
             self._set(op.key, repr(op.value).encode(), self._expiry(op.ttl))
             return True

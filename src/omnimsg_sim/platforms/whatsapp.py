@@ -8,10 +8,12 @@ media. Rules are :mod:`omnimsg.rules.whatsapp`, the same code the SDK runs befor
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,9 +34,27 @@ from ..config import WhatsAppAccount, WhatsAppTemplateSeed
 from ..effects import Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
 from ..enforcement import graph_error, json_response, violation_response
 from ..faults import Faults
+from ..safejson import BadJSON, loads
 from ..world import OutboxEntry, World
+from .whatsapp_inbound import (
+    MEDIA_KINDS,
+    MIME_TYPE,
+    Refused,
+    check_context,
+    check_message,
+    check_reply,
+    decode_base64,
+)
 
-__all__ = ["Customer", "Number", "StoredMedia", "StoredTemplate", "WhatsAppSim", "outcome_json"]
+__all__ = [
+    "Customer",
+    "Number",
+    "StoredMedia",
+    "StoredTemplate",
+    "WhatsAppSim",
+    "normalize_phone",
+    "outcome_json",
+]
 
 _VERSIONED = re.compile(r"^/v\d+\.\d+/(.+)$")
 _MEDIA_TTL = 30 * 86_400.0  # §7.3: uploaded media persist 30 days
@@ -51,6 +71,30 @@ _STICKER_LIMIT = 500 << 10
 # Status progressions: (status, seconds after the send). Shared by every message.
 _FAILED: tuple[tuple[str, float], ...] = (("failed", 0.0),)
 _SENT_ONLY: tuple[tuple[str, float], ...] = (("sent", 0.0),)
+# A phone number as people write it: digits with optional +, spaces, dashes, dots, brackets.
+_PHONE = re.compile(r"\+?[0-9 ().\-]+")
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+# §6.1: 250 templates per WABA while the business is unverified (up to 6,000 once verified).
+_TEMPLATE_LIMIT = 250
+_DEFAULT_MIME = {
+    "image": "image/jpeg",
+    "video": "video/mp4",
+    "audio": "audio/ogg; codecs=opus",
+    "document": "application/pdf",
+    "sticker": "image/webp",
+}
+_GRAPH_DOCS = "https://developers.facebook.com/docs/graph-api"
+
+
+def normalize_phone(number: str) -> str:
+    """The ``wa_id`` of a phone number as sent: its digits (spec §4.3).
+
+    WhatsApp answers ``+1 555-123-0001`` with ``contacts: [{"input": "+1 555-123-0001",
+    "wa_id": "15551230001"}]``: the same person as ``15551230001``. Anything that is not a
+    phone number (a BSUID such as ``US.1349...``, a group id) is left as it is.
+    """
+    digits = re.sub(r"[^0-9]", "", number)
+    return digits if digits and _PHONE.fullmatch(number) else number
 
 
 @attrs.define(slots=True)
@@ -62,6 +106,8 @@ class Customer:
     user_id: str | None = None
     last_inbound: float | None = None
     pair: rules.PairBucket | None = None
+    # The last interactive message the business sent: what a button or list reply quotes (§2).
+    last_interactive: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -110,14 +156,21 @@ class StoredTemplate:
             ),
             "",
         )
-        values = content.params
-        if isinstance(values, dict):
-            for k, v in values.items():
-                body = re.sub(r"\{\{\s*" + re.escape(k) + r"\s*\}\}", v, body)
-        else:
-            for i, v in enumerate(values, 1):
-                body = re.sub(r"\{\{\s*" + str(i) + r"\s*\}\}", v, body)
-        return str(body)
+        params = content.params
+        values = (
+            dict(params)
+            if isinstance(params, dict)
+            else {str(i): v for i, v in enumerate(params, 1)}
+        )
+        # One pass, and the value as a function's result: a parameter is text, never a
+        # replacement template (C:\Users stays C:\Users) nor a placeholder to fill again.
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), str(body))
+
+    def matches(self, body_text: str | None) -> bool:
+        """Does any component's text contain ``body_text`` (the list's ``content`` filter)?"""
+        return body_text is None or any(
+            body_text in str(c.get("text", "")) for c in self.components if isinstance(c, dict)
+        )
 
 
 @attrs.define(kw_only=True)
@@ -205,7 +258,7 @@ class WhatsAppSim:
         self._waba_of: dict[str, str] = {}
         for a in accounts:
             for seed in a.templates:
-                self._add_template(a.waba_id, seed)
+                self._add_template(a.waba_id, seed, seeded=True)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -215,7 +268,14 @@ class WhatsAppSim:
     def _wamid(self) -> str:
         return "wamid.HBgL" + self.world.token(48)
 
-    def _add_template(self, waba: str, seed: WhatsAppTemplateSeed) -> StoredTemplate:
+    def _add_template(
+        self, waba: str, seed: WhatsAppTemplateSeed, *, seeded: bool = False
+    ) -> StoredTemplate:
+        components = [dict(c) for c in seed.components]
+        if seeded:
+            # §6.3: every parameter has example values, given at creation; the config's
+            # shorthand has no place for them, so seeded templates get stand-ins.
+            components = _with_examples(components, named=seed.parameter_format == "NAMED")
         t = StoredTemplate(
             id=self.world.digits(15),
             name=seed.name,
@@ -223,7 +283,7 @@ class WhatsAppSim:
             category=seed.category,
             status=seed.status,
             parameter_format=seed.parameter_format,
-            components=[dict(c) for c in seed.components],
+            components=components,
         )
         self.templates[t.id] = t
         self._waba_of[t.id] = waba
@@ -239,6 +299,9 @@ class WhatsAppSim:
         given = (
             header[7:] if header.lower().startswith("bearer ") else (req.arg("access_token") or "")
         )
+        # Any text encodes with surrogatepass (a header of non-UTF-8 bytes included): a token
+        # that is not the right one is simply wrong, answered 190 below.
+        given_bytes = given.encode("utf-8", "surrogatepass")
         if not given:
             return graph_error(
                 2500,
@@ -246,7 +309,7 @@ class WhatsAppSim:
                 status=400,
                 trace=self._trace(),
             )
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not hmac.compare_digest(given_bytes, token.encode()):
             return graph_error(
                 190,
                 "Invalid OAuth access token - Cannot parse access token",
@@ -338,11 +401,18 @@ class WhatsAppSim:
 
     def _unsupported(self, req: SimRequest, head: str) -> SimFlow[SimResponse]:
         yield from ()  # a flow that needs no effect
-        # Graph's own answer to an unknown object or edge (code 100, subcode 33).
+        return self._no_such_object(req, head)
+
+    def _no_such_object(self, req: SimRequest, head: str) -> SimResponse:
+        """Graph's own answer to an unknown object or edge: code 100, subcode 33 (spec §0).
+
+        A Graph-level error, so its message has no ``(#100)`` prefix (see ``graph_error``).
+        """
         return graph_error(
             100,
-            f"Unsupported {req.method.lower()} request. Object with ID '{head}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation.",
+            f"Unsupported {req.method.lower()} request. Object with ID '{head}' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this operation. "
+            f"Please read the Graph API documentation at {_GRAPH_DOCS}",
             status=400,
             subcode=33,
             trace=self._trace(),
@@ -354,16 +424,7 @@ class WhatsAppSim:
         m = _VERSIONED.match(req.path)
         if not m:
             return None
-        head = m.group(1).strip("/").split("/")[0]
-        return graph_error(
-            100,
-            f"Unsupported {req.method.lower()} request. Object with ID '{head}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation.",
-            status=400,
-            subcode=33,
-            trace=self._trace(),
-            error_type="GraphMethodException",
-        )
+        return self._no_such_object(req, m.group(1).strip("/").split("/")[0])
 
     # --- sending (§4, §5) ----------------------------------------------------------------
 
@@ -372,25 +433,21 @@ class WhatsAppSim:
         if denied:
             return denied
         try:
-            body = json.loads(req.body)
-        except ValueError:
-            return graph_error(
-                100,
-                "Invalid parameter",
-                details="the request body is not valid JSON",
-                trace=self._trace(),
-            )
+            body = loads(req.body)
+        except BadJSON as exc:
+            return graph_error(100, "Invalid parameter", details=str(exc), trace=self._trace())
         if isinstance(body, dict) and body.get("status") == "read":
             return (yield from self._mark_read(body, number))
         try:
-            to, content, reply_to = decode_outbound(body)
+            given, content, reply_to = decode_outbound(body)
         except OutboundError as exc:
             title = "Required parameter is missing" if exc.code == 131008 else "Invalid parameter"
             return graph_error(exc.code, title, details=str(exc), trace=self._trace())
+        to = normalize_phone(given)
         injected = yield from self._fault("whatsapp.send", number.cfg.phone_number_id, to)
         if injected is not None:
             return injected
-        return self.accept_send(number, to, content, reply_to, body, req.body)
+        return self.accept_send(number, to, content, reply_to, body, req.body, given=given)
 
     def send_state(
         self, number: Number, customer: Customer | None, content: Content, now: float
@@ -421,12 +478,18 @@ class WhatsAppSim:
         reply_to: str | None,
         body: Any,
         raw: bytes,
+        *,
+        given: str | None = None,
     ) -> SimResponse:
-        """Run the rules on a decoded send and answer as WhatsApp does."""
+        """Run the rules on a decoded send and answer as WhatsApp does.
+
+        ``to`` is the normalised recipient; ``given`` what the request said (the answer's
+        ``contacts[].input``, spec §4.3), ``to`` when omitted.
+        """
         now = self.world.now()
         customer = number.customers.get(to)
-        if customer is None and number.cfg.unknown_customers == "accept" and not rules_is_bsuid(to):
-            customer = number.add_customer(to, "Customer")
+        # A new customer's state is the empty one; the customer is only created once the
+        # send is taken, so that a refused send changes nothing (DESIGN §6).
         state = self.send_state(number, customer, content, now)
         violations = rules.check_send(content, state, number.policy)
         async_failure: dict[str, Any] | None = None
@@ -446,6 +509,8 @@ class WhatsAppSim:
                 }
             else:
                 return violation_response(first, self._trace())
+        if customer is None and number.cfg.unknown_customers == "accept" and not rules_is_bsuid(to):
+            customer = number.add_customer(to, "Customer")
         if customer is None:
             async_failure = {
                 "code": 131026,
@@ -461,6 +526,8 @@ class WhatsAppSim:
                 content, rules.window_open(customer.last_inbound, now, number.policy)
             ):
                 number.count_tier(customer.wa_id, now)
+            if body.get("type") == "interactive":
+                customer.last_interactive = message_id
         entry = OutboxEntry(
             seq=self.world.next_seq(),
             platform="whatsapp",
@@ -479,7 +546,7 @@ class WhatsAppSim:
         self._schedule_statuses(number, entry, content, state, async_failure)
         out: dict[str, Any] = {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": to, "wa_id": customer.wa_id if customer else to}],
+            "contacts": [{"input": given or to, "wa_id": customer.wa_id if customer else to}],
             "messages": [{"id": message_id}],
         }
         if isinstance(content, Template):
@@ -672,9 +739,9 @@ class WhatsAppSim:
         if stop is not None:
             return stop
         try:
-            body = json.loads(req.body)
-        except ValueError:
-            body = None
+            body = loads(req.body)
+        except BadJSON as exc:
+            return graph_error(100, "Invalid parameter", details=str(exc), trace=self._trace())
         if not isinstance(body, dict):
             return graph_error(
                 100,
@@ -715,38 +782,26 @@ class WhatsAppSim:
         return json_response({"id": stored.id, "status": "PENDING", "category": stored.category})
 
     def _list_templates(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
+        """``GET /{waba-id}/message_templates``: filters, ``summary``, cursor pages (§6.1)."""
         stop = yield from self._guard(req, number, "whatsapp.list_templates")
         if stop is not None:
             return stop
-        items = [
+        owned = [
             t for t in self.templates.values() if self._waba_of.get(t.id) == number.cfg.waba_id
         ]
-        status, name = req.arg("status"), req.arg("name")
-        if status:
-            items = [t for t in items if t.status == status.upper()]
-        if name:
-            items = [t for t in items if name in t.name]
+        items = _filter_templates(owned, req)
         try:
-            limit = max(1, min(int(req.arg("limit") or 25), 1000))
-            start = int(
-                base64.urlsafe_b64decode((req.arg("after") or "MA==").encode()).decode() or 0
-            )
-        except ValueError:
-            return graph_error(
-                100, "Invalid parameter", details="bad limit or after cursor", trace=self._trace()
-            )
-        page = items[start : start + limit]
-        paging: dict[str, Any] = {
-            "cursors": {
-                "before": base64.urlsafe_b64encode(str(start).encode()).decode(),
-                "after": base64.urlsafe_b64encode(str(start + len(page)).encode()).decode(),
-            }
-        }
-        if start + limit < len(items):
-            query = {k: v[0] for k, v in req.query.items() if k != "after"}
-            query["after"] = paging["cursors"]["after"]
-            paging["next"] = f"{req.base_url}{req.path}?{urlencode(query)}"
-        return json_response({"data": [t.to_json() for t in page], "paging": paging})
+            start, end = _page(items, req)
+        except ValueError as exc:
+            return graph_error(100, "Invalid parameter", details=str(exc), trace=self._trace())
+        page = items[start:end]
+        out: dict[str, Any] = {"data": [t.to_json() for t in page]}
+        if page:
+            out["paging"] = _paging(req, page, more_before=start > 0, more_after=end < len(items))
+        summary = _summary(req.arg("summary"), matched=len(items), owned=len(owned))
+        if summary:
+            out["summary"] = summary
+        return json_response(out)
 
     def _delete_template(self, req: SimRequest, number: Number) -> SimFlow[SimResponse]:
         stop = yield from self._guard(req, number, "whatsapp.delete_template")
@@ -835,6 +890,15 @@ class WhatsAppSim:
             )
         filename, mime, data = files["file"]
         mime = fields.get("type") or mime
+        if not MIME_TYPE.fullmatch(mime):
+            # The type becomes the download's Content-Type header: CR/LF (or anything else
+            # that is not a MIME type) is refused here, before anything is stored.
+            return graph_error(
+                100,
+                "Invalid parameter",
+                details="type must be a MIME type such as image/png",
+                trace=self._trace(),
+            )
         limit = (
             _STICKER_LIMIT
             if mime == "image/webp"
@@ -889,6 +953,12 @@ class WhatsAppSim:
             return (yield from self._unsupported(req, media.id))
         expires = int(now + _URL_TTL)
         sig = self._url_sig(number, media.id, expires)
+        # Graph answers https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=...&ext=
+        # ...&hash=... (§7.3), and clients GET it with their token. The simulator keeps that
+        # path and query but on the host the request came to: omnimsg and most SDKs GET the
+        # URL as given, so a lookaside.fbsbx.com URL would take them off the simulator (to
+        # the real Meta, with the test's token). A client that swaps only its base URL thus
+        # downloads from the simulator, like pywa, whose own transport serves every host.
         url = (
             f"{req.base_url}/whatsapp_business/attachments/?mid={media.id}&ext={expires}&hash={sig}"
         )
@@ -977,7 +1047,8 @@ class WhatsAppSim:
     def inbound(self, spec: dict[str, Any]) -> tuple[Delivery | None, dict[str, Any]] | str:
         """A customer writes: update the window, build the signed webhook.
 
-        Returns ``(delivery, message)`` or an error sentence.
+        Returns ``(delivery, message)`` or an error sentence. Everything is checked before
+        anything changes: a refused message opens no window and stores no media.
         """
         number = self._number(spec.get("account"))
         if number is None:
@@ -985,50 +1056,36 @@ class WhatsAppSim:
         user = spec.get("user")
         if not isinstance(user, str) or not user:
             return "'user' (the customer's wa_id) is required"
-        message = _message_object(spec)
-        if isinstance(message, str):
-            return message
+        user = normalize_phone(user)  # §4.3: +1 555-123-0001 is the customer 15551230001
+        try:
+            message = _message_object(spec)
+            check_message(message)
+            upload = self._inbound_media(message)
+        except Refused as exc:
+            return str(exc)
+        # --- checked: from here on, state changes ---
         customer = number.customers.get(user) or number.add_customer(
             user,
             str(spec.get("name") or "Customer"),
             spec.get("user_id") if isinstance(spec.get("user_id"), str) else None,
         )
-        now = self.world.now()
-        kind = message.get("type")
-        if kind in ("image", "video", "audio", "document", "sticker") and isinstance(
-            message.get(kind), dict
-        ):
-            obj = dict(message[kind])
-            data_b64 = obj.pop("data_base64", None)
-            if isinstance(data_b64, str):
-                try:
-                    data = base64.b64decode(data_b64, validate=True)
-                except ValueError:
-                    return f"{kind}.data_base64 is not valid base64"
-                mime = str(
-                    obj.get("mime_type")
-                    or {
-                        "image": "image/jpeg",
-                        "video": "video/mp4",
-                        "audio": "audio/ogg; codecs=opus",
-                        "document": "application/pdf",
-                        "sticker": "image/webp",
-                    }[kind]
-                )
-                media = self.store_media(number, data, mime, obj.get("filename"))
-                obj.update({"id": media.id, "mime_type": mime, "sha256": media.sha256})
+        if upload is not None:
+            kind, obj, (data, mime) = upload
+            media = self.store_media(number, data, mime, obj.get("filename"))
+            obj.update({"id": media.id, "mime_type": mime, "sha256": media.sha256})
             message = {**message, kind: obj}
-        message_id = self._wamid()
+        _quote_interactive(message, number, customer, self._wamid)
+        now = self.world.now()
         msg: dict[str, Any] = {
             "from": customer.wa_id,
-            "id": message_id,
+            "id": self._wamid(),
             "timestamp": str(int(now)),
             **message,
         }
         if customer.user_id:
-            msg["from_user_id"] = customer.user_id
+            msg.setdefault("from_user_id", customer.user_id)
         customer.last_inbound = now  # §5.1: every customer message opens/refreshes the window
-        number.inbound_ids.add(message_id)
+        number.inbound_ids.add(msg["id"])
         contact: dict[str, Any] = {"profile": {"name": customer.name}, "wa_id": customer.wa_id}
         if customer.user_id:
             contact["user_id"] = customer.user_id
@@ -1039,6 +1096,38 @@ class WhatsAppSim:
             "messages": [msg],
         }
         return self._delivery(number, "message", value, "messages"), msg
+
+    def _inbound_media(
+        self, message: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], tuple[bytes, str]] | None:
+        """Complete a media object (§2: ``id``, ``mime_type``, ``sha256``) without storing.
+
+        ``data_base64`` is decoded here and returned as ``(kind, object, (bytes, mime))`` for
+        the caller to store once everything is checked; an ``id`` of stored media takes its
+        ``mime_type`` and ``sha256`` from the store.
+        """
+        kind = message.get("type")
+        if kind not in MEDIA_KINDS:
+            return None
+        assert isinstance(kind, str)
+        where = f"message.{kind}"
+        obj = dict(message[kind])
+        encoded = obj.pop("data_base64", None)
+        if isinstance(encoded, str) and encoded:
+            data = decode_base64(encoded, f"{where}.data_base64")
+            return kind, obj, (data, str(obj.get("mime_type") or _DEFAULT_MIME[kind]))
+        stored = self.media.get(str(obj.get("id")))
+        if stored is not None:
+            obj.setdefault("mime_type", stored.mime_type)
+            obj.setdefault("sha256", stored.sha256)
+        obj.setdefault("mime_type", _DEFAULT_MIME[kind])
+        if "sha256" not in obj:
+            raise Refused(
+                f"{where}.sha256: missing (the id is not of media the simulator stores; "
+                "give data_base64 instead)"
+            )
+        message[kind] = obj
+        return None
 
     def handshake(self, account: str | None, challenge: str) -> Delivery | str:
         """The GET verification request Meta sends when a callback URL is set (§1.1)."""
@@ -1109,50 +1198,206 @@ def rules_is_bsuid(user: str) -> bool:
     return is_bsuid(user)
 
 
-_SHORTHAND = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "reaction",
-    "button",
-    "interactive",
-    "order",
-    "system",
-    "unsupported",
-)
+def _message_object(spec: dict[str, Any]) -> dict[str, Any]:
+    """The message part of an inbound request: ``message`` in full, or a shorthand.
 
-
-def _message_object(spec: dict[str, Any]) -> dict[str, Any] | str:
-    """The message part of an inbound request: ``message`` in full, or a shorthand."""
+    Raises:
+        Refused: when neither is given, or a shorthand or the ``context`` is malformed.
+    """
     message = spec.get("message")
     if isinstance(message, dict):
         if "type" not in message:
-            return "message.type is required"
+            raise Refused("message.type: missing")
         out = dict(message)
+    elif message is not None:
+        raise Refused("message: expected an object")
     elif isinstance(spec.get("text"), str):
         out = {"type": "text", "text": {"body": spec["text"]}}
-    elif isinstance(spec.get("button_reply"), dict):
+    elif spec.get("button_reply") is not None:
+        check_reply(spec["button_reply"], "button_reply")
         out = {
             "type": "interactive",
             "interactive": {"type": "button_reply", "button_reply": spec["button_reply"]},
         }
-    elif isinstance(spec.get("list_reply"), dict):
+    elif spec.get("list_reply") is not None:
+        check_reply(spec["list_reply"], "list_reply", description=True)
         out = {
             "type": "interactive",
             "interactive": {"type": "list_reply", "list_reply": spec["list_reply"]},
         }
     else:
-        return "give 'message' (a WhatsApp message object) or a shorthand: 'text', 'button_reply', 'list_reply'"
-    if isinstance(spec.get("context"), dict):
+        raise Refused(
+            "give 'message' (a WhatsApp message object) or a shorthand: 'text', "
+            "'button_reply', 'list_reply'"
+        )
+    if spec.get("context") is not None:
+        check_context(spec["context"], "context")
         out["context"] = spec["context"]
-    if out.get("type") not in _SHORTHAND:
-        pass  # unknown types are allowed on purpose: apps must survive them
     return out
+
+
+def _quote_interactive(
+    message: dict[str, Any], number: Number, customer: Customer, new_wamid: Callable[[], str]
+) -> None:
+    """Give a button or list reply the ``context`` real ones always carry (spec §2).
+
+    ``{"from": <the business's display number>, "id": <the interactive message replied
+    to>}``: the last interactive message the business sent this customer, a generated wamid
+    when there was none; a context given without ``from`` or ``id`` is completed the same way.
+    pywa's ``CallbackSelection`` reads ``context`` unconditionally.
+    """
+    interactive = message.get("interactive")
+    if message.get("type") != "interactive" or not isinstance(interactive, dict):
+        return
+    if interactive.get("type") not in ("button_reply", "list_reply"):
+        return
+    given = message.get("context") if isinstance(message.get("context"), dict) else {}
+    assert isinstance(given, dict)
+    message["context"] = {
+        "from": given.get("from") or number.cfg.display_phone_number,
+        "id": given.get("id") or customer.last_interactive or new_wamid(),
+        **{k: v for k, v in given.items() if k not in ("from", "id")},
+    }
+
+
+# --- templates list (§6.1) and seeded examples (§6.3) -------------------------------------------
+
+
+def _choices(req: SimRequest, key: str, *, upper: bool) -> set[str] | None:
+    """A comma-separated filter (pywa sends ``category=MARKETING,UTILITY``), or ``None``."""
+    raw = req.arg(key)
+    if not raw:
+        return None
+    return {v.strip().upper() if upper else v.strip() for v in raw.split(",") if v.strip()}
+
+
+def _filter_templates(items: list[StoredTemplate], req: SimRequest) -> list[StoredTemplate]:
+    """The templates matching the list's filters: status, category, language, name, content."""
+    statuses = _choices(req, "status", upper=True)
+    categories = _choices(req, "category", upper=True)
+    languages = _choices(req, "language", upper=False)
+    name = req.arg("name") or None
+    content = req.arg("content") or None
+    either = req.arg("name_or_content") or None
+    return [
+        t
+        for t in items
+        if (statuses is None or t.status in statuses)
+        and (categories is None or t.category in categories)
+        and (languages is None or t.language in languages)
+        and (name is None or name in t.name)
+        and t.matches(content)
+        and (either is None or either in t.name or t.matches(either))
+    ]
+
+
+def _cursor(template_id: str) -> str:
+    """An opaque cursor that points at one template, as Graph's cursors point at items."""
+    return base64.urlsafe_b64encode(template_id.encode()).decode()
+
+
+def _position(items: list[StoredTemplate], cursor: str, which: str) -> int:
+    """Where the template a cursor points at stands in the (filtered) list."""
+    try:
+        wanted = base64.urlsafe_b64decode(cursor.encode("utf-8", "surrogatepass")).decode()
+    except (binascii.Error, ValueError):
+        wanted = None
+    for i, t in enumerate(items):
+        if t.id == wanted:
+            return i
+    # Graph: a cursor is invalidated when its item is deleted (or no longer matches).
+    raise ValueError(f"the {which} cursor is not valid")
+
+
+def _page(items: list[StoredTemplate], req: SimRequest) -> tuple[int, int]:
+    """The ``[start, end)`` slice asked for: ``after`` the item it names, or ``before`` it."""
+    try:
+        limit = int(req.arg("limit") or 25)
+    except ValueError:
+        raise ValueError("limit must be an integer") from None
+    limit = max(1, min(limit, 1000))
+    after, before = req.arg("after"), req.arg("before")
+    if after:
+        start = _position(items, after, "after") + 1
+        return start, start + limit
+    if before:
+        end = _position(items, before, "before")
+        return max(0, end - limit), end
+    return 0, limit
+
+
+def _link(req: SimRequest, **cursor: str) -> str:
+    """The request's own URL (scheme, host, path, filters) with another cursor."""
+    query = [(k, v) for k, vs in req.query.items() if k not in ("after", "before") for v in vs]
+    query.extend(cursor.items())
+    return f"{req.base_url}{req.path}?{urlencode(query, errors='replace')}"
+
+
+def _paging(
+    req: SimRequest, page: Sequence[StoredTemplate], *, more_before: bool, more_after: bool
+) -> dict[str, Any]:
+    """Graph's ``paging``: both cursors on every page; ``previous`` and ``next`` when there are."""
+    cursors = {"before": _cursor(page[0].id), "after": _cursor(page[-1].id)}
+    out: dict[str, Any] = {"cursors": cursors}
+    if more_after:
+        out["next"] = _link(req, after=cursors["after"])
+    if more_before:
+        out["previous"] = _link(req, before=cursors["before"])
+    return out
+
+
+def _summary(asked: str | None, *, matched: int, owned: int) -> dict[str, Any]:
+    """The ``summary`` fields asked for (``summary=true`` asks for ``total_count``).
+
+    ``total_count`` counts what the filters matched (as Graph's edge summaries do; UNVERIFIED
+    for this edge), ``message_template_count`` the whole WABA.
+    """
+    if not asked:
+        return {}
+    fields = {f.strip() for f in asked.split(",")}
+    if asked.strip().lower() in ("true", "1"):
+        fields = {"total_count"}
+    values = {
+        "total_count": matched,
+        "message_template_count": owned,
+        "message_template_limit": _TEMPLATE_LIMIT,
+        "are_translations_complete": True,
+    }
+    return {k: v for k, v in values.items() if k in fields}
+
+
+def _with_examples(components: Iterable[dict[str, Any]], *, named: bool) -> list[dict[str, Any]]:
+    """Components whose parameters all have example values (spec §6.3), stand-ins added."""
+    return [_component_example(dict(c), named=named) for c in components]
+
+
+def _component_example(component: dict[str, Any], *, named: bool) -> dict[str, Any]:
+    ctype = str(component.get("type", "")).upper()
+    text = component.get("text")
+    if ctype in ("HEADER", "BODY") and isinstance(text, str) and "example" not in component:
+        names = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+        if names and not named and all(n.isdigit() for n in names):
+            names.sort(key=int)
+        key = "header_text" if ctype == "HEADER" else "body_text"
+        if names and named:
+            examples = [{"param_name": n, "example": f"example {n}"} for n in names]
+            component["example"] = {f"{key}_named_params": examples}
+        elif names:
+            values = [f"example {n}" for n in names]
+            component["example"] = {key: values if ctype == "HEADER" else [values]}
+    if ctype == "BUTTONS" and isinstance(component.get("buttons"), list):
+        component["buttons"] = [_button_example(b) for b in component["buttons"]]
+    return component
+
+
+def _button_example(button: Any) -> Any:
+    """A URL button with a parameter gets an example URL (§6.3)."""
+    if not isinstance(button, dict) or "example" in button:
+        return button
+    url = button.get("url")
+    if str(button.get("type", "")).upper() == "URL" and isinstance(url, str) and "{{" in url:
+        return {**button, "example": [_PLACEHOLDER.sub("example", url)]}
+    return button
 
 
 def _parse_multipart(
@@ -1164,7 +1409,7 @@ def _parse_multipart(
     files: dict[str, tuple[str, str, bytes]] = {}
     if not m:
         return fields, files
-    delimiter = b"--" + m.group(1).encode()
+    delimiter = b"--" + m.group(1).encode("utf-8", "surrogatepass")
     for part in body.split(delimiter)[1:]:
         if part.startswith(b"--"):
             break

@@ -43,9 +43,10 @@ from ...models.refs import Address
 from ...models.results import MediaInfo, SendResult, TemplateInfo, Window
 from ...rules import Violation
 from ...rules import whatsapp as rules
+from ...stores.ops import Op, SetMax
 from .channel import WhatsApp
 from .errors import map_error
-from .wire import encode_message, parse_events, timestamp_in_range
+from .wire import MAX_TIMESTAMP, encode_message, parse_events, timestamp_in_range
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 _LAST_INBOUND_TTL = 30 * 86_400.0
@@ -572,6 +573,33 @@ def dedup_key(event: Event) -> str:
         return f"omnimsg:wa:seen:t:{event.template_id}:{event.status}:{event.timestamp}"
     digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode()).hexdigest()
     return f"omnimsg:wa:seen:u:{digest[:32]}"
+
+
+def state_ops(event: Event) -> list[Op]:
+    """The state an event implies, as store operations that may travel in one batch.
+
+    A customer's message (or button tap) moves the window: the newest time is kept, so
+    re-deliveries and out-of-order webhooks never move it back, and applying an event twice
+    changes nothing. Both of the customer's ids, phone and BSUID, share the window (§8).
+    """
+    if not isinstance(event, MessageReceived | Postback):
+        return []
+    users = [event.user]
+    other = event.raw.get("from_user_id")
+    if isinstance(other, str) and other != event.user:
+        users.append(other)
+    return [
+        SetMax(
+            last_inbound_key(event.account, u), event.timestamp, _LAST_INBOUND_TTL, MAX_TIMESTAMP
+        )
+        for u in users
+    ]
+
+
+def apply_rest(event: Event) -> Flow[None]:
+    """State that needs reading first (the template cache); nothing for most events."""
+    if isinstance(event, TemplateStatusChanged):
+        yield from _template_status_changed(event)
 
 
 def apply(event: Event) -> Flow[None]:
