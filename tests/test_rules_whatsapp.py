@@ -215,7 +215,7 @@ def test_tier_limits_unique_business_initiated_customers() -> None:
 
 
 def test_template_definitions() -> None:
-    good = [{"type": "BODY", "text": "Hi {{1}}"}]
+    good = [{"type": "BODY", "text": "Hi {{1}}", "example": {"body_text": [["Ada"]]}}]
     assert (
         wa.check_template_definition(
             name="ok_name", language="en_US", category="UTILITY", components=good, policy=P
@@ -245,3 +245,85 @@ def test_profiles_are_dated_and_selectable() -> None:
         wa.profile(date(2020, 1, 1))
     with pytest.raises(ConfigurationError):
         wa.profile("nope")
+
+
+@pytest.mark.parametrize(
+    ("components", "parameter_format", "ok"),
+    [
+        ([{"type": "BODY", "text": "No parameters"}], None, True),
+        ([{"type": "BODY", "text": "Hi {{1}}"}], None, False),
+        (
+            [{"type": "BODY", "text": "Hi {{1}} {{2}}", "example": {"body_text": [["Ada"]]}}],
+            None,
+            False,
+        ),
+        (
+            [{"type": "BODY", "text": "Hi {{1}} {{2}}", "example": {"body_text": [["Ada", "x"]]}}],
+            None,
+            True,
+        ),
+        ([{"type": "BODY", "text": "Hi {{1}}", "example": {"body_text": ["Ada"]}}], None, False),
+        (
+            [
+                {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
+                {"type": "BODY", "text": "Hi", "example": {}},
+            ],
+            None,
+            False,
+        ),
+        (
+            [
+                {
+                    "type": "HEADER",
+                    "format": "TEXT",
+                    "text": "Order {{1}}",
+                    "example": {"header_text": ["A-1"]},
+                },
+                {"type": "BODY", "text": "Hi"},
+            ],
+            None,
+            True,
+        ),
+        ([{"type": "BODY", "text": "Hi {{customer}}"}], "NAMED", False),
+        (
+            [
+                {
+                    "type": "BODY",
+                    "text": "Hi {{customer}}",
+                    "example": {
+                        "body_text_named_params": [{"param_name": "customer", "example": "Ada"}]
+                    },
+                }
+            ],
+            "NAMED",
+            True,
+        ),
+        (
+            [
+                {
+                    "type": "BODY",
+                    "text": "Hi {{customer}} from {{agent}}",
+                    "example": {
+                        "body_text_named_params": [{"param_name": "customer", "example": "Ada"}]
+                    },
+                }
+            ],
+            "NAMED",
+            False,
+        ),
+    ],
+)
+def test_parameters_need_example_values(
+    components: list[dict[str, object]], parameter_format: str | None, ok: bool
+) -> None:
+    """Graph refuses a template whose parameters have no sample values (spec §6.3)."""
+    found = wa.check_template_definition(
+        name="t",
+        language="en_US",
+        category="UTILITY",
+        components=components,
+        parameter_format=parameter_format,
+        policy=P,
+    )
+    assert (found == ()) is ok, found
+    assert all(v.native_code == 100 for v in found)

@@ -389,3 +389,19 @@ def test_configuration_errors_are_typed() -> None:
 def test_buttons_accept_plain_strings() -> None:
     b = Buttons("Pick", ["Yes", Button("no", "No")])
     assert b.buttons == (Button("Yes", "Yes"), Button("no", "No"))
+
+
+@pytest.mark.parametrize("written", ["+15551230001", "+1 555-123-0001", "1 (555) 123.0001"])
+def test_a_number_written_any_way_is_the_same_customer(written: str) -> None:
+    """The window opened by 15551230001 is the window of +1 555-123-0001 (spec §4.3)."""
+    from omnimsg import Address, Text
+    from omnimsg.testing import SimHarness
+
+    with SimHarness() as h:
+        h.customer_says("15551230001", "hi")
+        to = Address("whatsapp", written)
+        assert h.client.window(to).open
+        assert h.client.check(to, Text("hello")) == ()
+        sent = h.client.send(to, Text("hello"))
+        assert sent.user_id == "15551230001"
+        assert h.outbox()[-1]["user"] == "15551230001"

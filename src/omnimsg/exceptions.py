@@ -27,12 +27,9 @@ status, the request id and the raw body, so nothing the platform said is lost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ._types import Platform
-
-if TYPE_CHECKING:
-    from .rules import Violation
+from ._violation import Violation
 
 __all__ = [
     "AuthenticationError",

@@ -17,6 +17,7 @@ import attrs
 
 from .._types import JSON
 from ..clock import to_datetime
+from ..exceptions import ConfigurationError
 from ..models.content import (
     Buttons,
     Contacts,
@@ -111,8 +112,6 @@ def latest() -> WhatsAppPolicy:
 
 def profile(name_or_date: str | date) -> WhatsAppPolicy:
     """The profile with that name, or the one in force on that date."""
-    from ..exceptions import ConfigurationError
-
     if isinstance(name_or_date, str):
         for p in PROFILES:
             if p.name == name_or_date:
@@ -127,6 +126,22 @@ def profile(name_or_date: str | date) -> WhatsAppPolicy:
 
 
 # --- window (§5.1) --------------------------------------------------------------------------
+
+
+_PHONE = re.compile(r"\+?[0-9 ().\-]+")
+
+
+def wa_id(user: str) -> str:
+    """The customer a recipient names: a phone number's digits, anything else as given.
+
+    WhatsApp answers a send to ``+1 555-123-0001`` with ``contacts: [{"input": "+1 555-123-0001",
+    "wa_id": "15551230001"}]`` (spec §4.3): one customer, one window, however the number is
+    written. A BSUID (``US.1349...``) or a group id is not a phone number and stays as it is.
+    """
+    if not _PHONE.fullmatch(user):
+        return user
+    digits = "".join(c for c in user if c.isdigit())
+    return digits or user
 
 
 def window_closes_at(last_inbound_at: float | None, policy: WhatsAppPolicy) -> float | None:
@@ -269,6 +284,11 @@ def check_template_definition(
         text = comp.get("text")
         if ctype == "BODY" and (not isinstance(text, str) or len(text) > policy.template_body_max):
             bad(f"BODY text is required and at most {policy.template_body_max} characters")
+        if ctype in {"BODY", "HEADER"} and isinstance(text, str):
+            named = str(parameter_format).upper() == "NAMED"
+            missing = _missing_examples(ctype, text, comp.get("example"), named)
+            if missing:
+                bad(missing)
         if ctype in {"HEADER", "FOOTER"} and isinstance(text, str):
             if len(text) > policy.header_footer_max:
                 bad(f"{ctype} text is longer than {policy.header_footer_max} characters")
@@ -288,6 +308,45 @@ def check_template_definition(
             if changes > 1:
                 bad("quick-reply buttons and other buttons must be grouped")
     return tuple(out)
+
+
+def _missing_examples(ctype: str, text: str, example: object, named: bool) -> str | None:
+    """What example values a component with parameters lacks (§6.3), or ``None``.
+
+    Graph refuses a template whose parameters have no sample values, and parsers such as
+    pywa's cannot read one either: positional ones in ``example.body_text: [[...]]`` /
+    ``header_text: [...]``, named ones in ``body_text_named_params`` /
+    ``header_text_named_params: [{param_name, example}]``.
+    """
+    params = _params_in(text, named)
+    if not params:
+        return None
+    where = "body" if ctype == "BODY" else "header"
+    given = example if isinstance(example, dict) else {}
+    if named:
+        entries = given.get(f"{where}_text_named_params")
+        names = {
+            e.get("param_name")
+            for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict) and isinstance(e.get("example"), str) and e["example"]
+        }
+        absent = [n for n in params if n not in names]
+        if absent:
+            return f"{ctype} needs example.{where}_text_named_params for {', '.join(absent)}"
+        return None
+    values = given.get(f"{where}_text")
+    if ctype == "BODY":
+        row = (
+            values[0]
+            if isinstance(values, list) and values and isinstance(values[0], list)
+            else None
+        )
+    else:
+        row = values if isinstance(values, list) else None
+    if row is None or len(row) != len(params) or not all(isinstance(v, str) and v for v in row):
+        shape = "[[...]]" if ctype == "BODY" else "[...]"
+        return f"{ctype} needs example.{where}_text: {shape} with {len(params)} value(s)"
+    return None
 
 
 # --- content limits (§4.2) ------------------------------------------------------------------

@@ -245,7 +245,7 @@ def send_state(ch: WhatsApp, user: str, content: Content, now: float) -> Flow[ru
 
 def check(ch: WhatsApp, user: str, content: Content, now: float) -> Flow[tuple[Violation, ...]]:
     """Every rule this message would break now."""
-    state = yield from send_state(ch, user, content, now)
+    state = yield from send_state(ch, rules.wa_id(user), content, now)
     return rules.check_send(content, state, ch.policy)
 
 
@@ -279,10 +279,13 @@ def send(
     callback_data: str | None = None,
 ) -> Flow[SendResult]:
     """Send one message: pre-flight, POST, record the rate and tier state."""
+    # The number goes out as given (WhatsApp echoes it in contacts[].input); the state is the
+    # customer's, whichever way the number was written.
     body = encode_message(to.user, content, reply_to=reply_to, callback_data=callback_data)
+    user = rules.wa_id(to.user)
     # Without pre-flight no rule is checked, so no rate or tier state is read or kept either:
     # the send costs what a raw client's does (DESIGN §5).
-    state = (yield from send_state(ch, to.user, content, now)) if preflight else None
+    state = (yield from send_state(ch, user, content, now)) if preflight else None
     if state is not None:
         violations = rules.check_send(content, state, ch.policy)
         if violations:
@@ -293,7 +296,7 @@ def send(
     response = yield from call(request, retry, map_error)
     data = _decode(response, "send")
     if state is not None:
-        yield from _record_send(ch, to.user, state, content)
+        yield from _record_send(ch, user, state, content)
     messages = data.get("messages")
     first: dict[str, Any] = (
         messages[0]
@@ -318,11 +321,12 @@ def send(
 
 def window(ch: WhatsApp, to: Address, now: float) -> Flow[Window]:
     """The customer-service window with ``to`` (§5.1)."""
-    last = yield from last_inbound(ch.account, to.user)
+    user = rules.wa_id(to.user)
+    last = yield from last_inbound(ch.account, user)
     closes = rules.window_closes_at(last, ch.policy)
     return Window(
         platform="whatsapp",
-        to=Address("whatsapp", to.user, ch.account),
+        to=Address("whatsapp", user, ch.account),
         open=rules.window_open(last, now, ch.policy),
         last_inbound_at=None if last is None else to_datetime(last),
         closes_at=None if closes is None else to_datetime(closes),
