@@ -15,13 +15,13 @@ from .models.content import Content
 from .models.events import Event
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .platforms import BUILTIN, Adapter, Channel
 from .platforms.whatsapp import WhatsApp
 from .platforms.whatsapp import flows as wa
 from .rules import Violation
 from .webhooks import Headers, Receiver, WebhookConfig, WebhookOutcome
 
-Channel = WhatsApp
-"""A configured platform account (more platforms join this union)."""
+__all__ = ["Channel", "Engine"]
 
 
 class Engine:
@@ -35,14 +35,22 @@ class Engine:
         retry: RetryPolicy,
         preflight: bool,
         webhook_config: WebhookConfig,
+        adapters: Sequence[Adapter] = (),
     ) -> None:
         if not channels:
             raise ConfigurationError("give at least one channel, e.g. channels=[WhatsApp(...)]")
+        # The registry in force: the built-in platforms, then the caller's (which may replace).
+        self.adapters: dict[str, Adapter] = {**BUILTIN, **{a.platform: a for a in adapters}}
         self.channels: tuple[Channel, ...] = tuple(channels)
         seen: set[tuple[str, str]] = set()
         for ch in self.channels:
-            if not isinstance(ch, WhatsApp):
+            platform = getattr(ch, "platform", None)
+            if not isinstance(platform, str) or not isinstance(getattr(ch, "account", None), str):
                 raise ConfigurationError(f"not a channel: {ch!r}")
+            if platform not in self.adapters:
+                raise ConfigurationError(
+                    f"no adapter for platform {platform!r}: pass it as adapters=[...]"
+                )
             key = (ch.platform, ch.account)
             if key in seen:
                 raise ConfigurationError(f"two {ch.platform} channels share account {ch.account!r}")
@@ -51,7 +59,7 @@ class Engine:
         self.retry = retry
         self.preflight = preflight
         self.webhook_config = webhook_config
-        self.receiver = Receiver(self.channels, webhook_config)
+        self.receiver = Receiver(self.channels, webhook_config, self.adapters)
 
     def channel(self, platform: Platform, account: str | None = None) -> Channel:
         """The channel for ``platform`` (and ``account`` when there are several)."""
@@ -79,7 +87,7 @@ class Engine:
         ch = self._for(to)
         now: float = yield NOW
         return (
-            yield from wa.send(
+            yield from self.adapters[ch.platform].send(
                 ch,
                 to,
                 content,
@@ -95,13 +103,13 @@ class Engine:
         """Flow for ``check``."""
         ch = self._for(to)
         now: float = yield NOW
-        return (yield from wa.check(ch, to.user, content, now))
+        return (yield from self.adapters[ch.platform].check(ch, to, content, now))
 
     def window(self, to: Address) -> Flow[Window]:
         """Flow for ``window``."""
         ch = self._for(to)
         now: float = yield NOW
-        return (yield from wa.window(ch, to, now))
+        return (yield from self.adapters[ch.platform].window(ch, to, now))
 
     def handle_webhook(
         self,
@@ -143,8 +151,11 @@ class Engine:
     # --- WhatsApp extras ---
 
     def wa(self, account: str | None) -> WhatsApp:
-        """The WhatsApp channel."""
-        return self.channel("whatsapp", account)
+        """The WhatsApp channel (``client.whatsapp``: that platform's own operations)."""
+        ch = self.channel("whatsapp", account)
+        if not isinstance(ch, WhatsApp):
+            raise ConfigurationError(f"the whatsapp channel is not a WhatsApp(...): {ch!r}")
+        return ch
 
     def wa_mark_read(self, message_id: str, typing: bool, account: str | None) -> Flow[bool]:
         """Flow for ``whatsapp.mark_read``."""

@@ -22,6 +22,7 @@ from .models.content import Content
 from .models.events import Event
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .platforms import Adapter
 from .rules import Violation
 from .stores import AsyncStore, MemoryStore, Store, check_store
 from .webhooks import Headers, WebhookConfig, WebhookOutcome
@@ -45,7 +46,9 @@ class AsyncClient:
             simulator from :mod:`omnimsg.testing`).
         retry: the retry policy (default: 3 attempts, only when safe).
         preflight: check the platform's rules before sending (default ``True``).
-        webhooks: webhook settings (de-duplication TTL, body size limit).
+        webhooks: webhook settings (de-duplication TTL, lease, body size limit).
+        adapters: platforms beyond the built-in ones (or replacing one), each an
+            :class:`omnimsg.platforms.Adapter`; its channels are then accepted in ``channels``.
 
     The same methods as :class:`Client`, awaited; close with ``await client.aclose()`` or
     ``async with``. For high-throughput broadcasts pass ``driver=AiohttpDriver()``.
@@ -63,6 +66,7 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         preflight: bool = True,
         webhooks: WebhookConfig | None = None,
+        adapters: Sequence[Adapter] = (),
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.store: Store | AsyncStore = (
@@ -76,6 +80,7 @@ class AsyncClient:
             retry=retry or RetryPolicy(),
             preflight=preflight,
             webhook_config=webhooks or WebhookConfig(),
+            adapters=adapters,
         )
         self.webhooks = AsyncWebhooks(self)
         """Webhook handling: :meth:`AsyncWebhooks.handle` and :meth:`AsyncWebhooks.parse`."""

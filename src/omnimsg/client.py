@@ -21,6 +21,7 @@ from .models.content import Content
 from .models.events import Event
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .platforms import Adapter
 from .rules import Violation
 from .stores import MemoryStore, Store, check_store
 from .webhooks import Headers, WebhookConfig, WebhookOutcome
@@ -43,7 +44,9 @@ class Client:
             simulator from :mod:`omnimsg.testing`).
         retry: the retry policy (default: 3 attempts, only when safe).
         preflight: check the platform's rules before sending (default ``True``).
-        webhooks: webhook settings (de-duplication TTL, body size limit).
+        webhooks: webhook settings (de-duplication TTL, lease, body size limit).
+        adapters: platforms beyond the built-in ones (or replacing one), each an
+            :class:`omnimsg.platforms.Adapter`; its channels are then accepted in ``channels``.
 
     The same methods exist on :class:`AsyncClient`, awaited.
     """
@@ -60,6 +63,7 @@ class Client:
         retry: RetryPolicy | None = None,
         preflight: bool = True,
         webhooks: WebhookConfig | None = None,
+        adapters: Sequence[Adapter] = (),
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.store: Store = store if store is not None else MemoryStore(clock=self.clock)
@@ -71,6 +75,7 @@ class Client:
             retry=retry or RetryPolicy(),
             preflight=preflight,
             webhook_config=webhooks or WebhookConfig(),
+            adapters=adapters,
         )
         self.webhooks = Webhooks(self)
         """Webhook handling: :meth:`Webhooks.handle` and :meth:`Webhooks.parse`."""

@@ -31,6 +31,7 @@ from .content import (
 from .events import (
     DeliveryError,
     Event,
+    FollowChanged,
     MessageContext,
     MessageReceived,
     Postback,
@@ -67,6 +68,7 @@ __all__ = [
     "DeliveryError",
     "Document",
     "Event",
+    "FollowChanged",
     "Image",
     "ListMenu",
     "ListRow",

@@ -19,6 +19,7 @@ from .refs import Address
 __all__ = [
     "DeliveryError",
     "Event",
+    "FollowChanged",
     "MessageContext",
     "MessageReceived",
     "Postback",
@@ -197,6 +198,29 @@ class SystemNotice:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class FollowChanged:
+    """A customer followed or unfollowed the account (LINE follow/unfollow, WeChat subscribe).
+
+    Platforms that have followers let the business message only those who follow; the
+    adapter keeps that state in the store from these events.
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    following: bool
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "follow"
+
+    @property
+    def sender(self) -> Address:
+        """The customer, as an address to send to."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class Unknown:
     """An item omnimsg does not recognise; ``raw`` keeps it whole and ``reason`` says why.
 
@@ -214,6 +238,12 @@ class Unknown:
 
 
 Event: TypeAlias = (
-    MessageReceived | Postback | StatusUpdate | TemplateStatusChanged | SystemNotice | Unknown
+    MessageReceived
+    | Postback
+    | StatusUpdate
+    | TemplateStatusChanged
+    | SystemNotice
+    | FollowChanged
+    | Unknown
 )
 """Any inbound event."""

@@ -1,0 +1,185 @@
+"""WhatsApp on the platform seam: the flows of ``flows.py`` behind :class:`~omnimsg.platforms.adapter.Adapter`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from urllib.parse import parse_qs, urlsplit
+
+from ..._core.effects import Flow
+from ..._core.retry import RetryPolicy
+from ..._inbound import Headers, WebhookConfig, WebhookOutcome, header, url_text
+from ..._violation import Violation
+from ...exceptions import ConfigurationError, SignatureError, WebhookParseError
+from ...models.content import Content
+from ...models.events import Event
+from ...models.refs import Address
+from ...models.results import SendResult, Window
+from ...signing import HubSignatureVerifier
+from ...stores.ops import Op
+from ..adapter import Capability, Channel
+from . import flows
+from .channel import WhatsApp
+
+__all__ = ["ADAPTER", "WhatsAppAdapter", "WhatsAppWebhooks"]
+
+_SIGNATURE = "x-hub-signature-256"
+_SIGNATURE_CANONICAL = "X-Hub-Signature-256"
+
+
+class WhatsAppWebhooks:
+    """Meta's webhook side for the configured numbers: ``hub.*`` handshake, HMAC-SHA256 hex."""
+
+    def __init__(self, channels: Sequence[WhatsApp], config: WebhookConfig) -> None:
+        self.config = config
+        # Keyed once: verifying is on the hot path of every webhook (DESIGN §5).
+        secrets = dict.fromkeys(c.app_secret for c in channels if c.app_secret)
+        self._verifiers = tuple(HubSignatureVerifier(secret) for secret in secrets)
+        self._tokens = tuple(c.verify_token.encode() for c in channels if c.verify_token)
+
+    def handshake(self, method: str, url: str) -> WebhookOutcome | None:
+        """Meta's GET verification handshake (spec/whatsapp.md §1.1); POSTs are not one."""
+        if method != "GET":
+            return None
+        query = parse_qs(urlsplit(url_text(url)).query)
+        mode = (query.get("hub.mode") or [""])[0]
+        token = (query.get("hub.verify_token") or [""])[0].encode()
+        challenge = (query.get("hub.challenge") or [""])[0]
+        if not self._tokens:
+            error = ConfigurationError("set verify_token= on the channel to answer the handshake")
+            return WebhookOutcome(status=403, body=b"Forbidden", error=error)
+        matched = any(hmac.compare_digest(t, token) for t in self._tokens)
+        if mode != "subscribe" or not matched:
+            return WebhookOutcome(
+                status=403,
+                body=b"Forbidden",
+                error=SignatureError("webhook verify_token does not match"),
+            )
+        return WebhookOutcome(status=200, body=challenge.encode())
+
+    def signature(self, headers: Headers) -> str | None:
+        """The ``X-Hub-Signature-256`` value of any header shape."""
+        if type(headers) is dict:  # the hot path: a plain dict spelling it canonically
+            found = headers.get(_SIGNATURE_CANONICAL)
+            if type(found) is str:
+                return found
+        return header(headers, _SIGNATURE, _SIGNATURE_CANONICAL)
+
+    def signature_missing(self, url: str, headers: Headers) -> bool:
+        """pywa's convention (spec §1.2): a missing signature is 401, a wrong one 403."""
+        return self.signature(headers) is None
+
+    def verify(self, headers: Headers, body: bytes) -> None:
+        """Raise :class:`SignatureError` unless one channel's app secret signed ``body``."""
+        self._verify(self.signature(headers), body)
+
+    def _verify(self, signature: str | None, body: bytes) -> None:
+        if not self._verifiers:
+            raise ConfigurationError("set app_secret= on the channel to verify webhooks")
+        # Several Meta apps may feed one endpoint: any of their secrets may have signed it.
+        for verifier in self._verifiers:
+            if verifier.matches(body, signature):
+                return
+        self._verifiers[0].verify(body, signature)  # raises, saying what is wrong
+
+    def read(self, url: str, headers: Headers, body: bytes) -> list[Event]:
+        """Verify ``X-Hub-Signature-256`` over the raw bytes, then parse every event."""
+        if len(body) > self.config.max_body_bytes:
+            raise WebhookParseError(
+                f"webhook body is larger than {self.config.max_body_bytes} bytes"
+            )
+        self._verify(self.signature(headers), body)
+        return flows.parse_body(body)
+
+    def dedup_key(self, event: Event) -> str:
+        """The event's de-duplication key (§1.3)."""
+        return flows.dedup_key(event)
+
+    def state_ops(self, event: Event) -> list[Op]:
+        """Windows moved by a customer's message, as ``SetMax`` ops."""
+        return flows.state_ops(event)
+
+    def apply_rest(self, event: Event) -> Flow[None]:
+        """The template cache, from template status webhooks."""
+        return flows.apply_rest(event)
+
+    def answer(self, outcome: WebhookOutcome) -> WebhookOutcome:
+        """Meta expects a bare 200: the outcome as it is."""
+        return outcome
+
+
+class WhatsAppAdapter:
+    """The WhatsApp Business Platform (Cloud API) on the seam."""
+
+    platform = "whatsapp"
+    # Every unified content type has a native WhatsApp form (spec §4.2).
+    capabilities: Mapping[str, Capability] = MappingProxyType(
+        dict.fromkeys(
+            [
+                "Text",
+                "Image",
+                "Video",
+                "Audio",
+                "Document",
+                "Sticker",
+                "Location",
+                "Contacts",
+                "Reaction",
+                "Buttons",
+                "ListMenu",
+                "UrlButton",
+                "Template",
+                "Raw",
+            ],
+            "native",
+        )
+    )
+
+    def webhooks(self, channels: Sequence[Channel], config: WebhookConfig) -> WhatsAppWebhooks:
+        """The inbound side for these numbers."""
+        return WhatsAppWebhooks([c for c in channels if isinstance(c, WhatsApp)], config)
+
+    def send(
+        self,
+        channel: Channel,
+        to: Address,
+        content: Content,
+        *,
+        now: float,
+        retry: RetryPolicy,
+        preflight: bool,
+        reply_to: str | None,
+        callback_data: str | None,
+    ) -> Flow[SendResult]:
+        """``POST /{phone-number-id}/messages``, after the pre-flight."""
+        return flows.send(
+            _number(channel),
+            to,
+            content,
+            now=now,
+            retry=retry,
+            preflight=preflight,
+            reply_to=reply_to,
+            callback_data=callback_data,
+        )
+
+    def check(
+        self, channel: Channel, to: Address, content: Content, now: float
+    ) -> Flow[tuple[Violation, ...]]:
+        """The pre-flight without sending."""
+        return flows.check(_number(channel), to.user, content, now)
+
+    def window(self, channel: Channel, to: Address, now: float) -> Flow[Window]:
+        """The 24-hour customer-service window."""
+        return flows.window(_number(channel), to, now)
+
+
+def _number(channel: Channel) -> WhatsApp:
+    if not isinstance(channel, WhatsApp):
+        raise ConfigurationError(f"not a WhatsApp channel: {channel!r}")
+    return channel
+
+
+ADAPTER = WhatsAppAdapter()
+"""The one WhatsApp adapter (it holds no state: channels and secrets live in its readers)."""
