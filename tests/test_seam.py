@@ -1,11 +1,11 @@
 """The platform seam holds a platform omnimsg has never heard of.
 
-"Tin" is defined in this file only: its own channel class, a base64 HMAC signature header, XML
-bodies, an echo handshake (like WeChat's ``echostr``), a follow event, its own rules (a
-1-hour window, texts of at most 10 characters, native code ``TIN-LONG``), a webhook answer of
-its own (XML) and its own send API. It goes through ``Client``/``AsyncClient``, ``send``,
-``check``, ``window``, ``webhooks.receive``/``handle``/``parse`` without any change to shared
-code: ``Client(..., adapters=[TinAdapter()])``.
+"Tin" is defined only in docs/concepts/adding-a-platform.md (loaded from the page): its own
+channel class, a base64 HMAC signature header, XML bodies, an echo handshake (like WeChat's
+``echostr``), a follow event, its own rules (a 1-hour window, texts of at most 10 characters,
+native code ``TIN-LONG``), a webhook answer of its own (XML) and its own send API. It goes
+through ``Client``/``AsyncClient``, ``send``, ``check``, ``window``,
+``webhooks.receive``/``handle``/``parse`` with no change to shared code.
 """
 
 from __future__ import annotations
@@ -14,205 +14,40 @@ import base64
 import hashlib
 import hmac
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+import sys
+import types
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import attrs
 import httpx
 import pytest
 
+from docsnippets import ROOT, titled
 from omnimsg import (
     Address,
     AsyncClient,
     Client,
     ConfigurationError,
     FakeClock,
-    FollowChanged,
-    MessageReceived,
     PolicyViolation,
     SignatureError,
     Text,
-    Unknown,
-    Violation,
-    WebhookConfig,
-    WebhookOutcome,
-    WebhookParseError,
 )
-from omnimsg._core.calls import call
-from omnimsg._core.effects import Flow, Request, StoreGet
-from omnimsg._core.retry import RetryPolicy
-from omnimsg.models.content import Content
-from omnimsg.models.events import Event
-from omnimsg.models.results import SendResult, Window
-from omnimsg.platforms import Adapter, Capability, Channel
-from omnimsg.stores.ops import Op, Set, SetMax
+from omnimsg.platforms import Adapter, Channel
 
-HOUR = 3600.0
-NOW = 1_772_442_000.0
+PAGE = ROOT / "docs" / "concepts" / "adding-a-platform.md"
 
 
-@attrs.frozen(kw_only=True)
-class Tin:
-    """A Tin account."""
-
-    account_id: str
-    secret: str = attrs.field(repr=False)
-    base_url: str = "https://api.tin.example"
-    platform = "tin"
-
-    @property
-    def account(self) -> str:
-        return self.account_id
+def _load_tin() -> types.ModuleType:
+    """The adapter exactly as the docs page shows it (the page is its only source)."""
+    module = types.ModuleType("tin")
+    sys.modules["tin"] = module
+    exec(compile(titled(PAGE, "tin.py"), "tin.py", "exec"), module.__dict__)
+    return module
 
 
-def _last_key(account: str, user: str) -> str:
-    return f"tin:in:{account}:{user}"
-
-
-class TinReader:
-    def __init__(self, channels: Sequence[Tin], config: WebhookConfig) -> None:
-        self._keys = [c.secret.encode() for c in channels]
-        self._account = channels[0].account
-
-    def handshake(self, method: str, url: str) -> WebhookOutcome | None:
-        if method != "GET":
-            return None
-        echo = parse_qs(urlsplit(url).query).get("echo", [""])[0]
-        return WebhookOutcome(status=200, body=echo.encode())
-
-    def _signature(self, headers: Any) -> str | None:
-        from omnimsg._inbound import header
-
-        return header(headers, "x-tin-signature", "X-Tin-Signature")
-
-    def signature_missing(self, url: str, headers: Any) -> bool:
-        return self._signature(headers) is None
-
-    def read(self, url: str, headers: Any, body: bytes) -> list[Event]:
-        given = (self._signature(headers) or "").encode()
-        if not any(
-            hmac.compare_digest(base64.b64encode(hmac.new(k, body, hashlib.sha256).digest()), given)
-            for k in self._keys
-        ):
-            raise SignatureError("X-Tin-Signature does not match")
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError as exc:
-            raise WebhookParseError(f"not Tin XML: {exc}") from None
-        events: list[Event] = []
-        for item in root:
-            raw = dict(item.attrib)
-            common = {
-                "platform": "tin",
-                "account": self._account,
-                "user": raw.get("from", ""),
-                "timestamp": float(raw.get("ts", "0")),
-                "raw": raw,
-            }
-            if item.tag == "msg":
-                events.append(
-                    MessageReceived(
-                        **common, message_id=raw["id"], content=Text(item.findtext("text") or "")
-                    )
-                )
-            elif item.tag in ("follow", "unfollow"):
-                events.append(FollowChanged(**common, following=item.tag == "follow"))
-            else:
-                events.append(
-                    Unknown(platform="tin", account=self._account, reason=item.tag, raw=raw)  # type: ignore[arg-type]
-                )
-        return events
-
-    def dedup_key(self, event: Event) -> str:
-        return f"tin:seen:{event.raw.get('id') or json.dumps(event.raw, sort_keys=True)}"
-
-    def state_ops(self, event: Event) -> list[Op]:
-        if isinstance(event, MessageReceived):
-            return [SetMax(_last_key(event.account, event.user), event.timestamp, 86400.0)]
-        if isinstance(event, FollowChanged):
-            return [Set(f"tin:follower:{event.account}:{event.user}", b"%d" % event.following)]
-        return []
-
-    def apply_rest(self, event: Event) -> Flow[None]:
-        return
-        yield  # pragma: no cover - no state that needs reading first
-
-    def answer(self, outcome: WebhookOutcome) -> WebhookOutcome:
-        return attrs.evolve(outcome, body=b"<ack/>", content_type="application/xml")
-
-
-def _rules(content: Content, last: float | None, now: float) -> tuple[Violation, ...]:
-    found = []
-    if last is None or now >= last + HOUR:
-        found.append(
-            Violation(rule_id="tin.window", platform="tin", message="closed", native_code="TIN-WIN")
-        )  # type: ignore[arg-type]
-    if isinstance(content, Text) and len(content.body) > 10:
-        found.append(
-            Violation(rule_id="tin.length", platform="tin", message="long", native_code="TIN-LONG")
-        )  # type: ignore[arg-type]
-    return tuple(found)
-
-
-def _last(channel: Channel, to: Address) -> Flow[float | None]:
-    raw = yield StoreGet(_last_key(channel.account, to.user))
-    return None if raw is None else float(raw)
-
-
-class TinAdapter:
-    platform = "tin"
-    capabilities: Mapping[str, Capability] = {"Text": "native", "Buttons": "refused"}
-
-    def webhooks(self, channels: Sequence[Channel], config: WebhookConfig) -> TinReader:
-        return TinReader([c for c in channels if isinstance(c, Tin)], config)
-
-    def send(
-        self,
-        channel: Channel,
-        to: Address,
-        content: Content,
-        *,
-        now: float,
-        retry: RetryPolicy,
-        preflight: bool,
-        reply_to: str | None,
-        callback_data: str | None,
-    ) -> Flow[SendResult]:
-        assert isinstance(channel, Tin) and isinstance(content, Text)
-        if preflight:
-            violations = _rules(content, (yield from _last(channel, to)), now)
-            if violations:
-                raise PolicyViolation(violations)
-        request = Request(
-            method="POST",
-            url=f"{channel.base_url}/send",
-            headers=(("authorization", f"Tin {channel.secret}"),),
-            body=json.dumps({"to": to.user, "text": content.body}).encode(),
-            operation="tin.send",
-        )
-        response = yield from call(request, retry, lambda r: ConfigurationError(r.text))  # type: ignore[arg-type]
-        data = json.loads(response.body)
-        return SendResult(platform="tin", to=to, message_id=data["id"], raw=data)  # type: ignore[arg-type]
-
-    def check(
-        self, channel: Channel, to: Address, content: Content, now: float
-    ) -> Flow[tuple[Violation, ...]]:
-        return _rules(content, (yield from _last(channel, to)), now)
-
-    def window(self, channel: Channel, to: Address, now: float) -> Flow[Window]:
-        last = yield from _last(channel, to)
-        from omnimsg.clock import to_datetime
-
-        return Window(
-            platform="tin",  # type: ignore[arg-type]
-            to=to,
-            open=last is not None and now < last + HOUR,
-            last_inbound_at=None if last is None else to_datetime(last),
-            closes_at=None if last is None else to_datetime(last + HOUR),
-            allowed_when_closed=(),
-        )
+tin = _load_tin()
+Tin, TinAdapter = tin.Tin, tin.TinAdapter
+HOUR, NOW = tin.HOUR, 1_772_442_000.0
 
 
 # --- the platform's own server, and signed bodies ---------------------------------------------
