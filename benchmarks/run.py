@@ -47,7 +47,7 @@ WABA_ID = "102290129340398"
 TOKEN = "bench-access-token"
 WEBHOOK_URL = "https://bot.example.com/webhooks/whatsapp"
 SIM_TOKEN = "sim-whatsapp-token"  # omnimsg.testing.DEFAULT_WHATSAPP, served by _servers.py sim
-SECTIONS = ("webhooks", "send-sync", "send-async", "sim", "memory")
+SECTIONS = ("webhooks", "send-sync", "send-async", "sim", "sim-delivery", "memory")
 
 
 # --------------------------------------------------------------------------------------------
@@ -619,10 +619,10 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
 class ServerProcess:
     """One of benchmarks/_servers.py in its own process; stops when we close its stdin."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *args: str) -> None:
         self.kind = kind
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_servers.py"), kind],
+            [sys.executable, str(HERE / "_servers.py"), kind, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -1176,6 +1176,316 @@ def bench_memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# 3c. simulator webhook delivery: concurrent, ordered, and the backlog it leaves
+# --------------------------------------------------------------------------------------------
+
+DELIVERY_CONCURRENCY = 32  # [sim] webhook_concurrency's default, and the raw client's
+_SENDS_PER_USER = 20  # under the pair burst (45); every user's window is opened first
+
+
+def _signed_status_bodies(n: int) -> list[tuple[bytes, dict[str, str]]]:
+    """``n`` status webhooks exactly as the simulator signs them (taken from its sink)."""
+    from _servers import sim_config
+
+    from omnimsg_sim import SimCore
+    from omnimsg_sim.drive import run_sync
+    from omnimsg_sim.effects import SimRequest
+
+    core = SimCore(sim_config(delivery_log_limit=4 * n + 10))
+    core.world.targets[("whatsapp", PHONE_ID)] = "/_sim/sink"
+
+    def call(path: str, body: dict[str, Any], **headers: str) -> None:
+        req = SimRequest(method="POST", path=path, headers=headers, body=json.dumps(body).encode())
+        res = run_sync(core.handle(req), None)  # the sink needs no HTTP
+        assert res.status == 200, res.body[:300]
+        run_sync(core.pump(), None)
+
+    users = [f"1777{k:07d}" for k in range(n // _SENDS_PER_USER + 1)]
+    for u in users:
+        call("/_sim/inbound", {"user": u, "text": "hi"})
+    for k in range(n):
+        call(
+            f"/v23.0/{PHONE_ID}/messages",
+            text_payload(users[k % len(users)]),
+            authorization=f"Bearer {SIM_TOKEN}",
+        )
+    run_sync(core.advance(1), None)  # the `delivered` of each
+    statuses = [r for r in core.world.sink.requests if r.kind == "status"]
+    return [(r.body, dict(r.headers)) for r in statuses[-n:]]
+
+
+async def _raw_post(url: str, bodies: list[tuple[bytes, dict[str, str]]], conc: int) -> float:
+    """Seconds for a raw aiohttp ClientSession to POST every body, ``conc`` in flight."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as session:
+
+        async def warm() -> None:  # open the connections first, untimed
+            async with session.get(url.rsplit("/", 1)[0] + "/stats") as r:
+                await r.read()
+
+        await asyncio.gather(*(warm() for _ in range(conc)))
+        it = iter(bodies)
+
+        async def worker() -> None:
+            for body, headers in it:
+                async with session.post(url, data=body, headers=headers) as r:
+                    await r.read()
+                    assert r.status == 200, r.status
+
+        gc.collect()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(conc)))
+        return time.perf_counter() - t0
+
+
+def _received(control: Any, receiver: ServerProcess) -> int:
+    return int(control.get(f"{receiver.url}/stats").json()["received"])
+
+
+def _quiet(control: Any, receiver: ServerProcess, want: int, timeout: float = 120) -> None:
+    """Until the receiver got ``want`` webhooks (the simulator's background flush is done)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if _received(control, receiver) >= want:
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"the receiver got {_received(control, receiver)} of {want} webhooks")
+
+
+def _backlog(control: Any, sim: ServerProcess, receiver: ServerProcess, n: int, tag: int) -> None:
+    """``n`` sends whose `sent` went out already: ``n`` `delivered` wait for the clock."""
+    users = [f"1888{tag:03d}{k:05d}" for k in range(n // _SENDS_PER_USER + 1)]
+    before = _received(control, receiver)
+    for u in users:  # the customer writes first: the window opens (delivered at once)
+        r = control.post(f"{sim.url}/_sim/inbound", json={"user": u, "text": "hi"})
+        assert r.status_code == 200, r.text
+    bodies = [
+        json.dumps(text_payload(users[k % len(users)]), separators=(",", ":")).encode()
+        for k in range(n)
+    ]
+    ok, failed, _wall, _cpu = asyncio.run(_load(sim.url, bodies, 1e9, 50))
+    assert ok == n, (ok, failed)
+    _quiet(control, receiver, before + len(users) + n)  # every `sent` is out
+
+
+def _flush(control: Any, sim: ServerProcess, n: int) -> tuple[float, float]:
+    """Deliver the backlog with one /_sim/clock/advance: (wall seconds, server CPU seconds)."""
+    cpu0 = sim.cpu_seconds()
+    t0 = time.perf_counter()
+    r = control.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 1})
+    wall = time.perf_counter() - t0
+    cpu = sim.cpu_seconds() - cpu0
+    delivered = r.json()["delivered"]
+    assert len(delivered) == n, len(delivered)
+    assert {d["status"] for d in delivered} == {200}, delivered[:3]
+    return wall, cpu
+
+
+def _settle(control: Any, sim: ServerProcess, receiver: ServerProcess, n: int) -> None:
+    """The `read` of each, untimed, so that the next round starts from nothing due."""
+    before = _received(control, receiver)
+    control.post(f"{sim.url}/_sim/clock/advance", json={"seconds": 5})
+    _quiet(control, receiver, before + n)
+
+
+_ENTRY_SCRIPT = r"""
+import gc, json, os, sys, tracemalloc
+sys.path.insert(0, sys.argv[2])
+from _servers import sim_config
+from omnimsg_sim import SimCore
+from omnimsg_sim.drive import run_sync
+from omnimsg_sim.effects import SimRequest
+
+def rss():
+    for line in open(f"/proc/{os.getpid()}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+def call(core, path, body, **headers):
+    req = SimRequest(method="POST", path=path, query={}, headers=headers,
+                     body=json.dumps(body).encode(), base_url="http://127.0.0.1")
+    res = run_sync(core.handle(req), None)
+    assert res.status == 200, res.body[:300]
+    run_sync(core.pump(), None)
+
+text = "Hi! Your order #12345 has shipped and arrives tomorrow between 9 and 12."
+n, mode = int(sys.argv[1]), sys.argv[3]
+core = SimCore(sim_config())
+users = [f"1666{i:07d}" for i in range(n // 20 + 1)]
+for u in users:
+    call(core, "/_sim/inbound", {"user": u, "text": "hi"})
+gc.collect()
+if mode == "tracemalloc":
+    tracemalloc.start()
+    s0 = tracemalloc.take_snapshot()
+r0 = rss()
+for i in range(n):
+    call(core, "/v23.0/106540352242922/messages",
+         {"messaging_product": "whatsapp", "recipient_type": "individual",
+          "to": users[i % len(users)], "type": "text", "text": {"body": text}},
+         authorization="Bearer sim-whatsapp-token")
+run_sync(core.advance(10), None)  # every status built and gone: what stays is the outbox
+gc.collect()
+out = {"entries": len(core.world.outbox), "sends": n}
+if mode == "tracemalloc":
+    s1 = tracemalloc.take_snapshot()
+    grown = sum(d.size_diff for d in s1.compare_to(s0, "filename"))
+    out["bytes_per_entry"] = round(grown / n)
+else:
+    out["rss_kb_per_send"] = round((rss() - r0) * 1024 / n, 2)
+print(json.dumps(out))
+"""
+
+
+def _entry_size(n: int, mode: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _ENTRY_SCRIPT, str(n), str(HERE), mode],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-3:]}
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def bench_sim_delivery(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
+    import httpx
+
+    n = 3000 if args.quick else 8000
+    n_seq = n // 6  # one at a time is slow: fewer, the rate is what counts
+    backlog = 20_000
+    repeats = 3 if args.quick else 5
+    conc = DELIVERY_CONCURRENCY
+    case = f"webhooks delivered to one receiver, {conc} in flight"
+    names = [
+        f"raw aiohttp ClientSession, same signed bodies ({n})",
+        f"omnimsg_sim, one /_sim/clock/advance flushing {n}",
+        f"omnimsg_sim webhook_concurrency=1 (one at a time; {n_seq})",
+    ]
+    rows = {
+        names[0]: Row("sim-delivery", case, names[0], "deliv/s"),
+        names[1]: Row(
+            "sim-delivery",
+            case,
+            names[1],
+            "deliv/s",
+            baseline=names[0],
+            target=0.5,
+            note=f"the `delivered` status of {n} sends, due at one virtual instant; "
+            "cpu us/op: the simulator's own CPU per webhook",
+        ),
+        names[2]: Row(
+            "sim-delivery",
+            case,
+            names[2],
+            "deliv/s",
+            baseline=names[0],
+            note="strictly sequential, for scale (before concurrent delivery the server "
+            "sent one at a time with httpx: about 800/s here)",
+        ),
+    }
+    info: dict[str, Any] = {"concurrency": conc}
+    bodies = _signed_status_bodies(n)
+    with (
+        ServerProcess("receiver") as receiver,
+        ServerProcess("sim-hooks", str(conc)) as sim,
+        ServerProcess("sim-hooks", "1") as seq,
+        httpx.Client(timeout=600) as control,
+    ):
+        url = f"{receiver.url}/webhooks/whatsapp"
+        for server in (sim, seq):
+            r = control.post(f"{server.url}/_sim/webhooks/target", json={"url": url})
+            assert r.status_code == 200, r.text
+
+        def raw(_r: int) -> None:
+            c0 = time.process_time()
+            wall = asyncio.run(_raw_post(url, bodies, conc))
+            rows[names[0]].rates.append(n / wall)
+            rows[names[0]].cpu_per_op_us.append((time.process_time() - c0) / n * 1e6)
+
+        def simulated(r: int, server: ServerProcess, row: Row, count: int) -> None:
+            _backlog(control, server, receiver, count, r)
+            wall, cpu = _flush(control, server, count)
+            row.rates.append(count / wall)
+            row.cpu_per_op_us.append(cpu / count * 1e6)
+            _settle(control, server, receiver, count)
+
+        plan: list[Callable[[int], None]] = [
+            raw,
+            lambda r: simulated(r, sim, rows[names[1]], n),
+            lambda r: simulated(100 + r, seq, rows[names[2]], n_seq),
+        ]
+        for r in _rounds(repeats, args.budget * 8):
+            for step in rotated(plan, r):
+                step(r)
+        print("  sim-delivery: rounds done", file=sys.stderr)
+
+    # The backlog of the issue (a load leaves N webhooks due), and memory, on a fresh server.
+    with (
+        ServerProcess("receiver") as receiver,
+        ServerProcess("sim-hooks", str(conc)) as sim,
+        httpx.Client(timeout=600) as control,
+    ):
+        url = f"{receiver.url}/webhooks/whatsapp"
+        control.post(f"{sim.url}/_sim/webhooks/target", json={"url": url})
+        rss0 = sim.rss_mb()
+        _backlog(control, sim, receiver, backlog, 999)
+        wall, _cpu = _flush(control, sim, backlog)
+        _settle(control, sim, receiver, backlog)
+        rss1 = sim.rss_mb()
+        health = control.get(f"{sim.url}/_sim/health").json()
+        seq_best = rows[names[2]].best
+        info["backlog"] = {
+            "pending": backlog,
+            "flush_seconds": round(wall, 2),
+            "rate": round(backlog / wall),
+            "sequential_projection_seconds": round(backlog / seq_best, 1) if seq_best else None,
+        }
+        info["rss"] = {
+            "sends": backlog,
+            "statuses_delivered": 3 * backlog,
+            "rss_mb_before": round(rss0, 1),
+            "rss_mb_after": round(rss1, 1),
+            "kb_per_send": round((rss1 - rss0) * 1024 / backlog, 2),
+            "outbox": health.get("outbox"),
+        }
+    m = 5000 if args.quick else 20_000
+    info["entry"] = {**_entry_size(m, "tracemalloc"), **_entry_size(m, "rss")}
+    out = list(rows.values())
+    set_ratios(out)
+    print("  sim-delivery: done", file=sys.stderr)
+    return out, info
+
+
+def print_delivery(info: dict[str, Any]) -> None:
+    print("\n## sim-delivery: backlog and memory")
+    b, m, e = info.get("backlog", {}), info.get("rss", {}), info.get("entry", {})
+    if b:
+        projection = b["sequential_projection_seconds"]
+        print(
+            f"  backlog: {b['pending']:,} webhooks due at once, flushed by one "
+            f"/_sim/clock/advance in {b['flush_seconds']} s ({b['rate']:,}/s; one at a time "
+            f"it would take ~{projection} s)"
+        )
+    if m:
+        print(
+            f"  RSS after {m['sends']:,} sends and their {m['statuses_delivered']:,} status "
+            f"webhooks: {m['rss_mb_before']} -> {m['rss_mb_after']} MB "
+            f"({m['kb_per_send']} KB per send); outbox {m['outbox']}"
+        )
+    if "error" in e:
+        print("  per-entry measurement failed:", e["error"])
+    elif e:
+        print(
+            f"  a retained outbox entry (text send, statuses done): {e['bytes_per_entry']} B "
+            f"(tracemalloc), {e['rss_kb_per_send']} KB RSS per send, {e['entries']:,} kept"
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # profiling (optional)
 # --------------------------------------------------------------------------------------------
 
@@ -1332,6 +1642,10 @@ def main() -> int:
         rows += bench_send_async(args)
     if "sim" in only:
         rows += bench_sim(args)
+    delivery: dict[str, Any] | None = None
+    if "sim-delivery" in only:
+        delivery_rows, delivery = bench_sim_delivery(args)
+        rows += delivery_rows
     if "memory" in only:
         memory = bench_memory(args)
     prof = profile_hot_paths(args) if args.profile else None
@@ -1365,6 +1679,8 @@ def main() -> int:
         "round (pass/fail uses it); best/best: best round over the baseline's best round"
     )
     print_table(rows)
+    if delivery is not None:
+        print_delivery(delivery)
     if memory is not None:
         print("\n## memory")
         if "error" in memory:
@@ -1404,6 +1720,7 @@ def main() -> int:
             for r in rows
         ],
         "targets": checks,
+        "sim_delivery": delivery,
         "memory": memory,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

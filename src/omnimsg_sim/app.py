@@ -8,21 +8,60 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 from aiohttp import web
 
 from .config import SimConfig
 from .core import SimCore
-from .drive import run_async
+from .drive import Poster, aiohttp_poster, run_async
 from .effects import TIME_HEADER, SimRequest, SimResponse
 from .world import World
 
 __all__ = ["Simulator", "create_app"]
 
-_CORE = web.AppKey("core", SimCore)
-_HTTP = web.AppKey("http", httpx.AsyncClient)
-_TASKS = web.AppKey("tasks", set)
 _PUMP_INTERVAL = 0.05  # seconds between checks for due webhooks in "running" clock mode
+
+
+class _Pumper:
+    """Delivers what falls due in the background: one task at a time, woken by requests.
+
+    A request that leaves work due only *kicks* it: while a drain runs, the batch takes what
+    falls due meanwhile by itself (and a kick during its run makes it look once more), so a
+    load of sends never piles up one waiting task per request.
+    """
+
+    def __init__(self, core: SimCore) -> None:
+        self.core = core
+        self.post: Poster | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def kick(self) -> None:
+        if self.post is None:
+            return  # not started, or stopping
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(self.post))
+
+    async def _run(self, post: Poster) -> None:
+        while True:
+            self._again = False
+            await run_async(self.core.pump(collect=False), post)
+            if not self._again:
+                return
+
+    async def stop(self) -> None:
+        self.post = None
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+_CORE = web.AppKey("core", SimCore)
+_PUMPER = web.AppKey("pumper", _Pumper)
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 
 
@@ -72,12 +111,8 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
     """The aiohttp application serving the platforms and ``/_sim``."""
     app = web.Application(client_max_size=config.sim.max_body_bytes + 1)
     app[_CORE] = core or SimCore(config)
-    app[_TASKS] = set()
-    lock = asyncio.Lock()
-
-    async def pump(app: web.Application) -> None:
-        async with lock:
-            await run_async(app[_CORE].pump(), app[_HTTP])
+    app[_PUMPER] = pumper = _Pumper(app[_CORE])
+    poster: list[Poster] = []  # delivers with the app's aiohttp session, once it runs
 
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
@@ -96,25 +131,32 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
             base_url=_base_url(request),
         )
         core = app[_CORE]
-        result = await run_async(core.handle(sim_request), app[_HTTP])
-        due = core.world.next_due()
-        if due is not None and due <= core.world.now() and not request.path.startswith("/_sim"):
+        result = await run_async(core.handle(sim_request), poster[0])
+        if core.wants_pump(sim_request.path):
             # Status webhooks fall due as soon as the answer is out; deliver them right after.
-            task = asyncio.get_running_loop().create_task(pump(app))
-            tasks = app[_TASKS]
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            pumper.kick()
         return _answer(result, core)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        app[_HTTP] = httpx.AsyncClient(timeout=config.sim.webhook_timeout)
+        session = aiohttp.ClientSession(
+            # Connections are bounded by the batches (webhook_concurrency) and by the direct
+            # deliveries of requests in progress; the pool keeps them all alive.
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=config.sim.webhook_timeout),
+            # Straight to the app: no proxy or .netrc lookups from the environment (each would
+            # cost two thread hops per webhook in aiohttp).
+            trust_env=False,
+        )
+        poster.append(aiohttp_poster(session))
+        pumper.post = poster[0]
         ticker: asyncio.Task[Any] | None = None
         if config.sim.clock == "running":
 
             async def tick() -> None:
                 while True:
                     await asyncio.sleep(_PUMP_INTERVAL)
-                    await pump(app)
+                    if app[_CORE].has_due():
+                        pumper.kick()
 
             ticker = asyncio.get_running_loop().create_task(tick())
         yield
@@ -122,7 +164,8 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-        await app[_HTTP].aclose()
+        await pumper.stop()
+        await session.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_route("*", "/{tail:.*}", handler)

@@ -112,6 +112,11 @@ class SimSettings:
     max_body_bytes: int = 8 << 20
     # The webhook log keeps the newest attempts only, so a long-running server stays small.
     delivery_log_limit: int = 10_000
+    # How many webhooks may be in flight at once (server and async paths); one conversation
+    # never has more than one (omnimsg_sim.dispatch).
+    webhook_concurrency: int = 32
+    # The outbox (GET /_sim/outbox) keeps the newest sent messages only; 0 keeps none.
+    outbox_limit: int = 100_000
 
 
 @attrs.frozen(kw_only=True)
@@ -321,6 +326,18 @@ def check_webhook_url(url: str, where: str) -> None:
         raise ConfigurationError(f"{where}: must be an http(s) URL or /_sim/sink")
 
 
+MAX_CONCURRENCY = 1024
+"""The most webhooks ``[sim] webhook_concurrency`` lets the simulator have in flight."""
+
+
+def _bounded(value: int, where: str, least: int, most: int | None = None) -> int:
+    """An integer setting within its bounds, the error naming the field."""
+    if value < least or (most is not None and value > most):
+        bounds = f"between {least} and {most}" if most is not None else f"at least {least}"
+        raise ConfigurationError(f"{where}: must be {bounds}; got {value}")
+    return value
+
+
 def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig:
     """Check an already-decoded config mapping (the TOML's tables)."""
     top = _Fields(dict(raw), source)
@@ -337,6 +354,13 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
         else SimSettings().webhook_retry_delays,
         max_body_bytes=sf.integer("max_body_bytes", 8 << 20),
         delivery_log_limit=sf.integer("delivery_log_limit", 10_000),
+        webhook_concurrency=_bounded(
+            sf.integer("webhook_concurrency", 32),
+            f"{sf.where}.webhook_concurrency",
+            1,
+            MAX_CONCURRENCY,
+        ),
+        outbox_limit=_bounded(sf.integer("outbox_limit", 100_000), f"{sf.where}.outbox_limit", 0),
     )
     sf.used.add("start")
     sf.done()

@@ -6,6 +6,7 @@ transport (no socket), so both modes behave identically.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,13 +14,22 @@ from omnimsg.clock import FakeClock
 from omnimsg.exceptions import ConfigurationError
 
 from .config import SimConfig, check_webhook_url
-from .effects import Deliver, Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
+from .dispatch import Batch, Lanes, delivery_result, settle
+from .effects import (
+    Deliver,
+    DeliverBatch,
+    Delivery,
+    DeliveryOutcome,
+    SimFlow,
+    SimRequest,
+    SimResponse,
+)
 from .enforcement import graph_error, json_response
 from .faults import Faults
-from .platforms.whatsapp import WhatsAppSim, outcome_json
+from .platforms.whatsapp import WhatsAppSim
 from .safejson import BadJSON, loads
 from .sink import is_sink
-from .world import World
+from .world import OutboxEntry, World
 
 __all__ = ["MAX_ADVANCE", "SimCore"]
 
@@ -48,7 +58,8 @@ class SimCore:
         self.world = world or World(config)
         self.faults = Faults()
         self.whatsapp = WhatsAppSim(config.whatsapp, self.world, self.faults)
-        self._pumping = False
+        self.lanes = Lanes()
+        self._drains = 0  # drains running (nested or concurrent): pump() leaves work to them
 
     def reset(self) -> None:
         """Forget everything that happened; back to the config's initial state and time."""
@@ -63,6 +74,7 @@ class SimCore:
         self.world.targets = targets
         self.faults.clear()
         self.whatsapp = WhatsAppSim(self.config.whatsapp, self.world, self.faults)
+        self.lanes = Lanes()  # batches of the old world stop at their next take()
 
     # --- entry point ---
 
@@ -92,46 +104,74 @@ class SimCore:
         return graph_error(100, "Invalid parameter", details=message, status=413)
 
     # --- webhook pumping ---
+    #
+    # Deliveries go out concurrently, conversation by conversation in order: see
+    # omnimsg_sim.dispatch for the guarantees and how they are kept.
 
-    def pump(self) -> SimFlow[list[dict[str, Any]]]:
-        """Deliver everything due by now, in order; returns what was delivered."""
-        if self._pumping:
-            return []  # a delivery's handler called back into the simulator: the outer loop goes on
-        self._pumping = True
+    def wants_pump(self, path: str) -> bool:
+        """Should a driver pump after answering a request for ``path``?
+
+        After a platform request, when something fell due (status webhooks fall due as soon
+        as a send is answered); after any request, when a lane was left with deliveries
+        waiting behind a direct delivery (``/_sim/inbound``, template updates).
+        """
+        if self.lanes.orphans:
+            return True
+        return not path.startswith("/_sim") and self.has_due()
+
+    def has_due(self) -> bool:
+        """Is anything due by now (a scheduled webhook, or a lane left waiting)?"""
+        if self.lanes.orphans:
+            return True
+        due = self.world.next_due()
+        return due is not None and due <= self.world.now()
+
+    def pump(self, *, collect: bool = True) -> SimFlow[list[dict[str, Any]]]:
+        """Deliver everything due by now, lanes in order; returns what was delivered.
+
+        ``collect=False`` keeps no results (a background pump that runs for a whole load).
+        """
+        if self._drains:
+            # A drain is running (this is the app's handler calling back into the simulator,
+            # or a concurrent request): it takes what falls due meanwhile.
+            return []
+        self._drains += 1
         try:
-            return (yield from self._drain())
+            return (yield from self._drain(collect=collect))
         finally:
-            self._pumping = False
+            self._drains -= 1
 
-    def _drain(self) -> SimFlow[list[dict[str, Any]]]:
-        done: list[dict[str, Any]] = []
-        while True:
-            delivery = self.world.pop_due(self.world.now())
-            if delivery is False:
-                return done
-            if isinstance(delivery, Delivery):
-                done.append((yield from self.deliver(delivery)))
+    def _drain(self, *, collect: bool = True) -> SimFlow[list[dict[str, Any]]]:
+        batch = Batch(self, collect=collect)
+        try:
+            yield DeliverBatch(batch)
+        finally:
+            batch.close()
+        return batch.results()
 
     def deliver(self, delivery: Delivery) -> SimFlow[dict[str, Any]]:
-        """One delivery attempt, logged, retried later when the app did not take it."""
-        fault = self.faults.take(
-            delivery.platform, f"{delivery.platform}.webhook", delivery.account, None
-        )
-        outcome = yield from self._attempt(delivery)
-        self.world.record(delivery, outcome)
-        if fault is not None and fault.action == "duplicate":
-            again = yield from self._attempt(delivery)
-            self.world.record(delivery, again)
-        retry_at = None
-        if not outcome.ok and delivery.kind != "handshake":
-            retry_at = self.world.retry_later(delivery)
-        return {
-            "delivery_id": delivery.id,
-            "kind": delivery.kind,
-            "attempt": delivery.attempt,
-            "retry_at": retry_at,
-            **outcome_json(outcome),
-        }
+        """One delivery attempt now, logged, retried later when the app did not take it.
+
+        Its conversation's lane is held while it is in flight (when free: a direct delivery
+        never waits), so queued deliveries of that conversation do not overtake it.
+        """
+        lanes, key = self.lanes, delivery.lane
+        held = key is not None and lanes.acquire(key)
+        try:
+            fault = self.faults.take(
+                delivery.platform, f"{delivery.platform}.webhook", delivery.account, None
+            )
+            outcomes = [(yield from self._attempt(delivery))]
+            if fault is not None and fault.action == "duplicate":
+                outcomes.append((yield from self._attempt(delivery)))
+        finally:
+            if held:
+                assert key is not None
+                following = lanes.release(key)
+                if following is not None:
+                    lanes.orphan(key, following)  # the next batch delivers it
+        retry_at = settle(self.world, delivery, outcomes)
+        return delivery_result(delivery, outcomes[0], retry_at)
 
     def _attempt(self, delivery: Delivery) -> SimFlow[DeliveryOutcome]:
         if is_sink(delivery.url):
@@ -140,12 +180,16 @@ class SimCore:
         return outcome
 
     def advance(self, seconds: float) -> SimFlow[list[dict[str, Any]]]:
-        """Move the clock, stopping at each due item so webhooks go out at their own time."""
+        """Move the clock, stopping at each due item so webhooks go out at their own time.
+
+        At each instant something falls due, one batch delivers everything due then
+        (concurrently across conversations, in order within each) before the clock moves
+        on, so no webhook goes out before its time or after a later one's instant.
+        """
         clock = self.world.clock
         target = clock.time() + seconds
         done: list[dict[str, Any]] = []
-        outer = self._pumping
-        self._pumping = True  # nested pumps (from the app's replies) leave the work to this loop
+        self._drains += 1  # nested pumps (from the app's replies) leave the work to this loop
         try:
             while True:
                 due = self.world.next_due()
@@ -153,13 +197,13 @@ class SimCore:
                     break
                 if due > clock.time():
                     clock.advance(due - clock.time())
-                # Each pass pops at least the item that was due, so the loop always ends.
+                # Each batch pops everything due by now, so the loop always ends.
                 done.extend((yield from self._drain()))
             if target > clock.time():
                 clock.advance(target - clock.time())
             done.extend((yield from self._drain()))
         finally:
-            self._pumping = outer
+            self._drains -= 1
         return done
 
     # --- control plane (/_sim) ---
@@ -190,6 +234,7 @@ class SimCore:
                     "platforms": {"whatsapp": sorted(self.whatsapp.numbers)},
                     "now": w.now(),
                     "pending": w.pending(),
+                    "outbox": w.outbox_stats(),
                 }
             )
         if path == "/_sim/reset" and method == "POST":
@@ -274,7 +319,7 @@ class SimCore:
         }
 
     def _outbox(self, req: SimRequest) -> list[dict[str, Any]]:
-        entries = self.world.outbox
+        entries: Iterable[OutboxEntry] = self.world.outbox
         for key in ("platform", "account", "user"):
             want = req.arg(key)
             if want:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import attrs
+
+if TYPE_CHECKING:
+    from .dispatch import Batch
 
 T = TypeVar("T")
 
@@ -26,6 +29,16 @@ class Delivery:
     headers: tuple[tuple[str, str], ...] = ()
     method: str = "POST"
     attempt: int = 1
+    # Whose conversation this is (a customer's wa_id, a template id; None for the handshake):
+    # deliveries of one conversation never overtake each other (omnimsg_sim.dispatch).
+    conversation: str | None = None
+
+    @property
+    def lane(self) -> tuple[str, str, str] | None:
+        """The ordering key ``(platform, account, conversation)``, or ``None`` (unordered)."""
+        if self.conversation is None:
+            return None
+        return (self.platform, self.account, self.conversation)
 
 
 @attrs.frozen(kw_only=True)
@@ -50,13 +63,25 @@ class Deliver:
 
 
 @attrs.frozen
+class DeliverBatch:
+    """Effect: drain a :class:`~omnimsg_sim.dispatch.Batch` (result: ``None``).
+
+    The driver calls ``batch.take()`` for the next delivery to perform and
+    ``batch.finish(job, outcomes)`` when it is done, with up to ``batch.concurrency`` jobs in
+    flight (a blocking driver performs them one at a time).
+    """
+
+    batch: Batch
+
+
+@attrs.frozen
 class Pause:
     """Effect: wait real seconds (injected latency)."""
 
     seconds: float
 
 
-SimFlow: TypeAlias = Generator[Deliver | Pause, Any, T]
+SimFlow: TypeAlias = Generator[Deliver | DeliverBatch | Pause, Any, T]
 
 
 @attrs.frozen(kw_only=True)

@@ -111,16 +111,22 @@ class _BlockingTransport(httpx.BaseTransport):
 
 
 class _ThreadedTransport(httpx.AsyncBaseTransport):
-    """A sync transport (a WSGI app) made awaitable: it runs in a worker thread."""
+    """A sync transport (a WSGI app) made awaitable: it runs in a worker thread.
+
+    One request at a time, even when webhooks go out concurrently: a sync app (and its
+    store) is rarely safe to call from two threads at once.
+    """
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self._inner = inner
+        self._one_at_a_time = threading.RLock()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         def call() -> httpx.Response:
-            response = self._inner.handle_request(request)
-            response.read()
-            return response
+            with self._one_at_a_time:
+                response = self._inner.handle_request(request)
+                response.read()
+                return response
 
         response = await asyncio.to_thread(call)
         return httpx.Response(
@@ -265,17 +271,22 @@ class InProcessSimulator:
         return _AsyncTransport(self)
 
     def handle(self, request: SimRequest) -> SimResponse:
-        """Answer one request, then deliver what fell due (sync)."""
+        """Answer one request, then deliver what fell due (sync: one webhook at a time)."""
         response = run_sync(self.core.handle(request), self._http)
-        if not request.path.startswith("/_sim"):
-            run_sync(self.core.pump(), self._http)
+        if self.core.wants_pump(request.path):
+            run_sync(self.core.pump(collect=False), self._http)
         return response
 
     async def ahandle(self, request: SimRequest) -> SimResponse:
-        """Answer one request, then deliver what fell due (async)."""
+        """Answer one request, then deliver what fell due (async).
+
+        Up to ``[sim] webhook_concurrency`` webhooks are in flight at once, one per
+        conversation at most (an app reached through a WSGI transport still gets one request
+        at a time: sync apps are rarely thread-safe).
+        """
         response = await run_async(self.core.handle(request), self._ahttp)
-        if not request.path.startswith("/_sim"):
-            await run_async(self.core.pump(), self._ahttp)
+        if self.core.wants_pump(request.path):
+            await run_async(self.core.pump(collect=False), self._ahttp)
         return response
 
     def _request(self, method: str, path: str, body: Any) -> SimRequest:

@@ -6,6 +6,7 @@ import heapq
 import json
 import random
 import string
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -25,21 +26,33 @@ _ALNUM = string.ascii_letters + string.digits
 
 @attrs.define(kw_only=True)
 class OutboxEntry:
-    """One message the business sent, as the simulator accepted it."""
+    """One message the business sent, as the simulator accepted it.
+
+    Compact (DESIGN §5: a load keeps up to ``[sim] outbox_limit`` of them): the request body
+    is kept as sent, and what can be read back from it is not stored twice. ``text`` is
+    either the text itself (a rendered template) or a function of ``raw`` that gives it
+    (shared by every entry: a text message's body is in ``raw`` already). Strings the
+    platform and account share are shared; ``type`` is interned.
+    """
 
     seq: int
     platform: str
     account: str
     user: str
     message_id: str
-    type: str
-    text: str | None
+    type: str = attrs.field(converter=sys.intern)
+    text: str | Callable[[bytes], str | None] | None
     timestamp: float
     # The request body as sent: bytes are a fifth of a decoded dict (100k customers, DESIGN §5).
     raw: bytes
     status: str = "accepted"
     errors: tuple[dict[str, Any], ...] = ()
     callback: str | None = None
+
+    def describe(self) -> str | None:
+        """What the message says, for people (the ``text`` of ``GET /_sim/outbox``)."""
+        text = self.text
+        return text(self.raw) if callable(text) else text
 
     def to_json(self, *, include_raw: bool = True) -> dict[str, Any]:
         """The control plane's view of this entry."""
@@ -50,7 +63,7 @@ class OutboxEntry:
             "user": self.user,
             "message_id": self.message_id,
             "type": self.type,
-            "text": self.text,
+            "text": self.describe(),
             "timestamp": self.timestamp,
             "status": self.status,
             "errors": list(self.errors),
@@ -114,7 +127,9 @@ class World:
         self.clock = clock
         self.start = clock.time()
         self.rng = random.Random(config.sim.seed)
-        self.outbox: list[OutboxEntry] = []
+        # The newest sent messages (oldest dropped past the limit; statuses still go out).
+        self.outbox: deque[OutboxEntry] = deque(maxlen=max(0, config.sim.outbox_limit))
+        self.outbox_dropped = 0
         self.deliveries: deque[DeliveryRecord] = deque(maxlen=max(1, config.sim.delivery_log_limit))
         self._queue: list[tuple[float, int, Callable[..., Delivery | None], tuple[Any, ...]]] = []
         self._seq = 0
@@ -167,6 +182,22 @@ class World:
     def pending(self) -> int:
         """How many scheduled items wait."""
         return len(self._queue)
+
+    # --- the outbox ---
+
+    def sent(self, entry: OutboxEntry) -> None:
+        """Keep a sent message, dropping the oldest past ``[sim] outbox_limit``."""
+        if len(self.outbox) == self.outbox.maxlen:
+            self.outbox_dropped += 1
+        self.outbox.append(entry)
+
+    def outbox_stats(self) -> dict[str, int]:
+        """``{size, limit, dropped}`` for ``GET /_sim/health``."""
+        return {
+            "size": len(self.outbox),
+            "limit": self.config.sim.outbox_limit,
+            "dropped": self.outbox_dropped,
+        }
 
     # --- deliveries ---
 

@@ -71,6 +71,23 @@ _STICKER_LIMIT = 500 << 10
 # Status progressions: (status, seconds after the send). Shared by every message.
 _FAILED: tuple[tuple[str, float], ...] = (("failed", 0.0),)
 _SENT_ONLY: tuple[tuple[str, float], ...] = (("sent", 0.0),)
+# §3 pricing objects, shared by every status that carries them (never mutated).
+_FREE_SERVICE: dict[str, Any] = {
+    "billable": False,
+    "pricing_model": "PMP",
+    "category": "service",
+    "type": "free_customer_service",
+}
+_FREE_UTILITY: dict[str, Any] = {
+    "billable": False,
+    "pricing_model": "PMP",
+    "category": "utility",
+    "type": "free_customer_service",
+}
+_REGULAR: dict[str, dict[str, Any]] = {
+    category: {"billable": True, "pricing_model": "PMP", "category": category, "type": "regular"}
+    for category in ("marketing", "utility", "authentication")
+}
 # A phone number as people write it: digits with optional +, spaces, dashes, dots, brackets.
 _PHONE = re.compile(r"\+?[0-9 ().\-]+")
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -537,12 +554,12 @@ class WhatsAppSim:
             type=str(body.get("type", "text")),
             text=self._describe(number, content),
             timestamp=now,
-            raw=raw,
+            raw=raw,  # type=: interned by OutboxEntry
             callback=body.get("biz_opaque_callback_data")
             if isinstance(body.get("biz_opaque_callback_data"), str)
             else None,
         )
-        self.world.outbox.append(entry)
+        self.world.sent(entry)
         self._schedule_statuses(number, entry, content, state, async_failure)
         out: dict[str, Any] = {
             "messaging_product": "whatsapp",
@@ -553,47 +570,36 @@ class WhatsAppSim:
             out["messages"][0]["message_status"] = "accepted"
         return json_response(out)
 
-    def _describe(self, number: Number, content: Content) -> str | None:
-        if isinstance(content, Text):
-            return content.body
+    def _describe(
+        self, number: Number, content: Content
+    ) -> str | Callable[[bytes], str | None] | None:
+        """The outbox's ``text``: a template rendered now, else read back from the raw body."""
         if isinstance(content, Template):
             stored = self._find_template(number.cfg.waba_id, content.name, content.language)
             return stored.render(content) if stored else f"[template {content.name}]"
-        if isinstance(content, Reaction):
-            return content.emoji
-        caption = getattr(content, "caption", None)
-        if isinstance(content, Media):
-            return caption or f"[{type(content).__name__.lower()}]"
-        body = getattr(content, "body", None)
-        if isinstance(body, str):
-            labels = [b.title for b in getattr(content, "buttons", ())]
-            return body + (" " + " | ".join(f"[{label}]" for label in labels) if labels else "")
-        return None
+        return _text_of_raw  # the body holds it already: not stored twice (DESIGN §5)
 
     def _pricing(self, number: Number, content: Content, state: rules.SendState) -> dict[str, Any]:
-        # §3: per-message pricing since 2025-07-01; free-form in the window is free.
+        """§3: per-message pricing since 2025-07-01; free-form in the window is free.
+
+        The answer is one of a few shared dicts (a backlog of statuses holds one per message;
+        nothing mutates them).
+        """
         is_open = rules.window_open(state.last_inbound_at, state.now, number.policy)
         if isinstance(content, Template) and state.template is not None:
             category = state.template.category.lower()
             if category == "utility" and is_open:
-                return {
-                    "billable": False,
-                    "pricing_model": "PMP",
-                    "category": "utility",
-                    "type": "free_customer_service",
-                }
+                return _FREE_UTILITY
+            known = _REGULAR.get(category)
+            if known is not None:
+                return known
             return {
                 "billable": True,
                 "pricing_model": "PMP",
                 "category": category,
                 "type": "regular",
             }
-        return {
-            "billable": False,
-            "pricing_model": "PMP",
-            "category": "service",
-            "type": "free_customer_service",
-        }
+        return _FREE_SERVICE
 
     def _schedule_statuses(
         self,
@@ -666,7 +672,7 @@ class WhatsAppSim:
             "contacts": [{"wa_id": entry.user}],  # §1.4: lean contacts on status webhooks
             "statuses": [item],
         }
-        return self._delivery(number, "status", value, "messages")
+        return self._delivery(number, "status", value, "messages", conversation=entry.user)
 
     def _metadata(self, number: Number) -> dict[str, str]:
         return {
@@ -681,8 +687,10 @@ class WhatsAppSim:
         value: dict[str, Any],
         field: str,
         *,
+        conversation: str,
         time: float | None = None,
     ) -> Delivery | None:
+        """The signed webhook of one change; ``conversation`` orders it (see dispatch)."""
         url = self.world.webhook_url("whatsapp", number.cfg.phone_number_id, number.cfg.webhook_url)
         if not url:
             return None
@@ -706,6 +714,7 @@ class WhatsAppSim:
                 ("user-agent", "facebookexternalua"),
                 ("x-hub-signature-256", sign_hub_sha256(number.cfg.app_secret, body)),
             ),
+            conversation=conversation,
         )
 
     def _mark_read(self, body: dict[str, Any], number: Number) -> SimFlow[SimResponse]:
@@ -864,7 +873,12 @@ class WhatsAppSim:
             "message_template_category": stored.category,
         }
         return stored, self._delivery(
-            number, "template_status", value, "message_template_status_update", time=now
+            number,
+            "template_status",
+            value,
+            "message_template_status_update",
+            conversation=stored.id,
+            time=now,
         )
 
     # --- media (§7.3) -------------------------------------------------------------------------
@@ -1095,7 +1109,8 @@ class WhatsAppSim:
             "contacts": [contact],
             "messages": [msg],
         }
-        return self._delivery(number, "message", value, "messages"), msg
+        delivery = self._delivery(number, "message", value, "messages", conversation=customer.wa_id)
+        return delivery, msg
 
     def _inbound_media(
         self, message: dict[str, Any]
@@ -1440,3 +1455,27 @@ def outcome_json(outcome: DeliveryOutcome) -> dict[str, Any]:
         "error": outcome.error,
         "body": outcome.body.decode("utf-8", "replace")[:2000],
     }
+
+
+def _text_of_raw(raw: bytes) -> str | None:
+    """The outbox ``text`` of a sent body that is not a template (as :func:`_text_of`)."""
+    try:
+        return _text_of(decode_outbound(loads(raw))[1])
+    except (BadJSON, OutboundError):  # cannot happen: the body was accepted as it is
+        return None
+
+
+def _text_of(content: Content) -> str | None:
+    """What a (non-template) message says, for people."""
+    if isinstance(content, Text):
+        return content.body
+    if isinstance(content, Reaction):
+        return content.emoji
+    caption = getattr(content, "caption", None)
+    if isinstance(content, Media):
+        return caption or f"[{type(content).__name__.lower()}]"
+    body = getattr(content, "body", None)
+    if isinstance(body, str):
+        labels = [b.title for b in getattr(content, "buttons", ())]
+        return body + (" " + " | ".join(f"[{label}]" for label in labels) if labels else "")
+    return None
