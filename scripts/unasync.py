@@ -83,8 +83,8 @@ REPLACEMENTS = [
     ("class Webhooks:", "class AsyncWebhooks:"),
     ("self.webhooks = Webhooks(self)", "self.webhooks = AsyncWebhooks(self)"),
     (
-        ":meth:`Webhooks.handle` and :meth:`Webhooks.parse`",
-        ":meth:`AsyncWebhooks.handle` and :meth:`AsyncWebhooks.parse`",
+        ":meth:`Webhooks.receive` (exactly once)",
+        ":meth:`AsyncWebhooks.receive` (exactly once)",
     ),
     ("class WhatsAppAPI:", "class AsyncWhatsAppAPI:"),
     ("self.whatsapp = WhatsAppAPI(self)", "self.whatsapp = AsyncWhatsAppAPI(self)"),
@@ -94,6 +94,7 @@ REPLACEMENTS = [
         "self.templates = AsyncWhatsAppTemplates(client)",
     ),
     ("return self._client._run(", "return await self._client._run("),
+    ("return self.settle(", "return await self.settle("),
     (
         '__all__ = ["Client", "Receipt", "Receiving"]',
         '__all__ = ["AsyncClient", "AsyncReceipt", "AsyncReceiving"]',

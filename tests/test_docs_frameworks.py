@@ -4,13 +4,24 @@ For every file block of the page (FastAPI, Flask, Django, aiohttp): the simulato
 quickstart's sim.toml on a free port, the file (pointed at that simulator) is imported and its
 ``app`` served on another free port, and the simulator plays WhatsApp: the GET handshake, a
 customer's message, forged and genuine signed POSTs, and the status webhooks of the reply.
-Each page's ``python X.py`` command is also run as written, in a process of its own.
+Then the page's exactly-once guarantee, through the framework: a delivery made twice is
+answered once; a reply that fails answers 500 and the redelivery 10 seconds later is answered
+(one reply in all); an event another worker claimed and never settled is answered 503 until
+its lease has passed, then handled once. Each page's ``python X.py`` command is also run as
+written, in a process of its own.
+
+Every wait is bounded, and none ends while a webhook is in flight: the simulator delivers a
+reply's ``sent`` status from a task of its own, after answering the send, so each step waits
+until the status webhooks it caused have been answered (``_settled``). Stopped mid-request,
+an app logs ``ConnectionResetError``; a fault rule meant for the next message would hit the
+status instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import hmac
 import importlib.util
@@ -31,7 +42,8 @@ import httpx
 import pytest
 
 from docsnippets import ROOT, Block, read_blocks, rewrite, titled
-from omnimsg.testing import ServerThread
+from omnimsg import Client, WebhookConfig, WhatsApp
+from omnimsg.testing import ServerThread, SimulatorClock
 from test_docs_snippets import docs_sim_config
 
 PAGE = ROOT / "docs" / "frameworks.md"
@@ -39,6 +51,9 @@ ROUTE = "/webhooks/whatsapp"
 REPLY = "Thanks! We are on it."
 USER = "15551230001"
 TIMEOUT = 10.0  # seconds: every wait below is bounded by it
+FIRST_RETRY = docs_sim_config().sim.webhook_retry_delays[0]  # 10 s: the first redelivery
+LEASE = WebhookConfig().lease  # 60 s: how long an unsettled claim holds (the page's default)
+HANDSHAKE = {"hub.mode": "subscribe", "hub.verify_token": "sim-verify", "hub.challenge": "12&34 5"}
 
 pytestmark = pytest.mark.slow
 
@@ -185,10 +200,14 @@ def _imported(tmp_path: Path, title: str, sim: str) -> Iterator[ModuleType]:
 # --- talking to the simulator ---
 
 
-def _sim(http: httpx.Client, sim: str, path: str, body: Any = None) -> Any:
+def _sim(http: httpx.Client, sim: str, path: str, body: Any = None, expect: int = 200) -> Any:
     response = http.post(f"{sim}{path}", json=body or {})
-    assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+    assert response.status_code == expect, f"{path}: {response.status_code} {response.text}"
     return response.json()
+
+
+def _fault(http: httpx.Client, sim: str, **rule: Any) -> Any:
+    return _sim(http, sim, "/_sim/faults", rule, expect=201)
 
 
 def _replies(http: httpx.Client, sim: str) -> list[str]:
@@ -200,10 +219,63 @@ def _deliveries(http: httpx.Client, sim: str) -> list[dict[str, Any]]:
     return list(http.get(f"{sim}/_sim/webhooks").json()["deliveries"])
 
 
+def _attempts(http: httpx.Client, sim: str, delivery: dict[str, Any]) -> list[tuple[int, int]]:
+    """``(attempt, status)`` of every attempt of one delivery, in order."""
+    return [
+        (d["attempt"], d["status"])
+        for d in _deliveries(http, sim)
+        if d["delivery_id"] == delivery["delivery_id"]
+    ]
+
+
 def _customer_writes(http: httpx.Client, sim: str, text: str = "Where is my order?") -> Any:
     inbound = _sim(http, sim, "/_sim/inbound", {"user": USER, "text": text})
     assert inbound["delivery"]["status"] == 200, inbound["delivery"]
     return inbound
+
+
+def _settled(http: httpx.Client, sim: str, statuses: int) -> None:
+    """Wait until ``statuses`` status webhooks have been delivered, each answered 200.
+
+    With the frozen clock, the test knows how many are due: each reply's ``sent`` at once,
+    its ``delivered`` and ``read`` 1 and 2 seconds later. Once all are logged, no delivery is
+    in flight (an attempt is logged when its answer has come back).
+    """
+
+    def kinds() -> list[dict[str, Any]]:
+        return [d for d in _deliveries(http, sim) if d["kind"] == "status"]
+
+    _until(lambda: len(kinds()) >= statuses, f"fewer than {statuses} status webhooks came")
+    answered = [(d["attempt"], d["status"], d["error"]) for d in kinds()]
+    assert answered == [(1, 200, None)] * statuses, answered
+
+
+def _signed(payload: dict[str, Any], message_id: str) -> tuple[bytes, dict[str, str]]:
+    """A message delivery's payload as a new message, signed with the app secret."""
+    payload = copy.deepcopy(payload)
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = message_id
+    body = json.dumps(payload).encode()
+    secret = docs_sim_config().whatsapp[0].app_secret.encode()
+    signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return body, {"content-type": "application/json", "x-hub-signature-256": signature}
+
+
+def _other_worker(sim: str, store: Any) -> Client:
+    """A second worker of the same bot: the page's credentials, the app's own store."""
+    channel = docs_sim_config().whatsapp[0]
+    return Client(
+        [
+            WhatsApp(
+                phone_number_id=channel.phone_number_id,
+                access_token=channel.access_token,
+                app_secret=channel.app_secret,
+                verify_token=channel.verify_token,
+                base_url=sim,
+            )
+        ],
+        store=store,
+        clock=SimulatorClock(sim),
+    )
 
 
 # --- the tests ---
@@ -223,28 +295,20 @@ def test_framework_file_end_to_end(title: str, tmp_path: Path) -> None:
         # The GET handshake, through the framework, answered with the challenge.
         verified = _sim(http, sim, "/_sim/webhooks/verify")
         assert verified["verified"] is True, verified["delivery"]
-        # The query string reaches handle() as sent, escapes included.
-        handshake = http.get(
-            app_url,
-            params={
-                "hub.mode": "subscribe",
-                "hub.verify_token": "sim-verify",
-                "hub.challenge": "12&34 5",
-            },
-        )
+        # The query string reaches receive() as sent, escapes included.
+        handshake = http.get(app_url, params=HANDSHAKE)
         assert (handshake.status_code, handshake.text) == (200, "12&34 5")
         assert handshake.headers["content-type"].startswith("text/plain")
 
         # A customer writes: the signed POST is answered 200 and the bot replies.
         _customer_writes(http, sim)
         _until(lambda: _replies(http, sim) == [REPLY], "the bot did not reply")
+        _settled(http, sim, statuses=1)  # the reply's `sent`
 
         # A new message with a wrong signature is refused, and nothing is sent.
         (delivered,) = [d for d in _deliveries(http, sim) if d["kind"] == "message"]
         payload = delivered["payload"]
-        payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid.forged-1"
-        body = json.dumps(payload).encode()
-        headers = {"content-type": "application/json"}
+        body, headers = _signed(payload, "wamid.forged-1")
         forged = http.post(
             app_url, content=body, headers={**headers, "x-hub-signature-256": "sha256=" + "0" * 64}
         )
@@ -252,23 +316,64 @@ def test_framework_file_end_to_end(title: str, tmp_path: Path) -> None:
         time.sleep(0.1)
         assert _replies(http, sim) == [REPLY]
         # The same bytes, signed with the app secret, are a message like any other.
-        secret = docs_sim_config().whatsapp[0].app_secret.encode()
-        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        genuine = http.post(
-            app_url, content=body, headers={**headers, "x-hub-signature-256": signature}
-        )
+        genuine = http.post(app_url, content=body, headers=headers)
         assert genuine.status_code == 200, genuine.text
-        _until(lambda: _replies(http, sim) == [REPLY, REPLY], "no reply to the signed message")
+        _until(lambda: _replies(http, sim) == [REPLY] * 2, "no reply to the signed message")
+        _settled(http, sim, statuses=2)
 
-        # The replies' status webhooks arrive as the clock moves on: answered 200, no reply.
+        # The replies' other status webhooks arrive as the clock moves on: answered 200, no reply.
         _sim(http, sim, "/_sim/clock/advance", {"seconds": 5})
-        _until(
-            lambda: sum(d["kind"] == "status" for d in _deliveries(http, sim)) >= 2,
-            "no status webhook was delivered",
-        )
+        _settled(http, sim, statuses=6)  # sent, delivered and read, for each reply
+        assert _replies(http, sim) == [REPLY] * 2
+
+        # Exactly once, 1: a delivery made twice is answered twice, and replied to once.
+        _fault(http, sim, operation="whatsapp.webhook", action="duplicate")
+        inbound = _customer_writes(http, sim, "Any news?")
+        twice = [(1, 200), (1, 200)]
+        _until(lambda: _attempts(http, sim, inbound["delivery"]) == twice, "not delivered twice")
+        _settled(http, sim, statuses=7)
+        assert _replies(http, sim) == [REPLY] * 3
+
+        # 2: the reply fails (WhatsApp refuses the send once): the exception leaves the block,
+        # the framework answers 500, and WhatsApp's redelivery is handed over and replied to.
+        _fault(http, sim, operation="whatsapp.send", status=400, code=100, message="fail once")
+        inbound = _sim(http, sim, "/_sim/inbound", {"user": USER, "text": "Hello?"})
+        assert inbound["delivery"]["status"] == 500, inbound["delivery"]
+        assert inbound["delivery"]["retry_at"] is not None
+        assert _replies(http, sim) == [REPLY] * 3
+        # uvicorn closes the connection of a request whose app raised, once the 500 is out,
+        # in the same step of its loop. An answer to a request of ours comes after that step,
+        # so the simulator's next delivery is not sent on the closing connection (ReadError).
+        assert http.get(app_url, params=HANDSHAKE).text == HANDSHAKE["hub.challenge"]
+        _sim(http, sim, "/_sim/clock/advance", {"seconds": FIRST_RETRY})
+        retried = [(1, 500), (2, 200)]
+        _until(lambda: _attempts(http, sim, inbound["delivery"]) == retried, "not redelivered")
+        _settled(http, sim, statuses=10)  # the third reply's delivered and read, the new sent
+        assert _replies(http, sim) == [REPLY] * 4
+
+        # 3: another worker, sharing the app's store, claims a new message and dies without
+        # settling it. Within the lease, a delivery of it is answered 503 and handled by nobody;
+        # past the lease, the next one is handled, once.
+        body, headers = _signed(payload, "wamid.orphan-1")
+        with _other_worker(sim, module.client.store) as worker:
+            held = worker.webhooks.claim("whatsapp", "POST", app_url, headers, body)
+            assert held.status == 200 and len(held.events) == 1
+        busy = http.post(app_url, content=body, headers=headers)
+        assert busy.status_code == 503, busy.text
+        assert _replies(http, sim) == [REPLY] * 4
+        _sim(http, sim, "/_sim/clock/advance", {"seconds": LEASE + 1})
+        _settled(http, sim, statuses=12)  # the fourth reply's delivered and read
+        taken = http.post(app_url, content=body, headers=headers)
+        assert taken.status_code == 200, taken.text
+        assert _replies(http, sim) == [REPLY] * 5
+        again = http.post(app_url, content=body, headers=headers)
+        assert again.status_code == 200, again.text
+        _settled(http, sim, statuses=13)
+        assert _replies(http, sim) == [REPLY] * 5
+
         deliveries = _deliveries(http, sim)
-        assert [(d["kind"], d["status"]) for d in deliveries if d["status"] != 200] == []
-        assert _replies(http, sim) == [REPLY, REPLY]
+        failed = [(d["kind"], d["attempt"], d["status"]) for d in deliveries if d["status"] != 200]
+        assert failed == [("message", 1, 500)]
 
 
 def _free_port() -> int:
@@ -318,6 +423,8 @@ def test_run_command_serves_the_app(block: Block, tmp_path: Path) -> None:
             assert verified["verified"] is True, verified["delivery"]
             _customer_writes(http, sim)
             _until(lambda: _replies(http, sim) == [REPLY], "the bot did not reply")
+            # Not stopped while the reply's status webhook is in flight (see the docstring).
+            _settled(http, sim, statuses=1)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)

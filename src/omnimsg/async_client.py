@@ -83,7 +83,7 @@ class AsyncClient:
             adapters=adapters,
         )
         self.webhooks = AsyncWebhooks(self)
-        """Webhook handling: :meth:`AsyncWebhooks.handle` and :meth:`AsyncWebhooks.parse`."""
+        """Webhook handling: :meth:`AsyncWebhooks.receive` (exactly once), ``claim``, ``handle``, ``parse``."""
         self.whatsapp = AsyncWhatsAppAPI(self)
         """WhatsApp-only operations: read receipts, media, templates."""
 
@@ -278,14 +278,16 @@ class AsyncReceipt:
 
     async def ack(self, *events: Event) -> None:
         """Mark ``events`` (default: all pending) handled: their redeliveries are duplicates."""
-        return await self._client._run(
-            self._client._engine.settle_webhook(self._claim, self._take(events), True)
-        )
+        return await self.settle(*events, handled=True)
 
     async def release(self, *events: Event) -> None:
         """Give ``events`` (default: all pending) back: a redelivery hands them over again."""
+        return await self.settle(*events, handled=False)
+
+    async def settle(self, *events: Event, handled: bool) -> None:
+        """:meth:`ack` (``handled=True``) or :meth:`release` ``events`` (default: all pending)."""
         return await self._client._run(
-            self._client._engine.settle_webhook(self._claim, self._take(events), False)
+            self._client._engine.settle_webhook(self._claim, self._take(events), handled)
         )
 
 

@@ -78,7 +78,7 @@ class Client:
             adapters=adapters,
         )
         self.webhooks = Webhooks(self)
-        """Webhook handling: :meth:`Webhooks.handle` and :meth:`Webhooks.parse`."""
+        """Webhook handling: :meth:`Webhooks.receive` (exactly once), ``claim``, ``handle``, ``parse``."""
         self.whatsapp = WhatsAppAPI(self)
         """WhatsApp-only operations: read receipts, media, templates."""
 
@@ -273,14 +273,16 @@ class Receipt:
 
     def ack(self, *events: Event) -> None:
         """Mark ``events`` (default: all pending) handled: their redeliveries are duplicates."""
-        return self._client._run(
-            self._client._engine.settle_webhook(self._claim, self._take(events), True)
-        )
+        return self.settle(*events, handled=True)
 
     def release(self, *events: Event) -> None:
         """Give ``events`` (default: all pending) back: a redelivery hands them over again."""
+        return self.settle(*events, handled=False)
+
+    def settle(self, *events: Event, handled: bool) -> None:
+        """:meth:`ack` (``handled=True``) or :meth:`release` ``events`` (default: all pending)."""
         return self._client._run(
-            self._client._engine.settle_webhook(self._claim, self._take(events), False)
+            self._client._engine.settle_webhook(self._claim, self._take(events), handled)
         )
 
 

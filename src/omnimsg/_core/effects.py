@@ -19,7 +19,7 @@ import attrs
 
 from .._fast import fast_constructor
 from .._types import JSON
-from ..stores.ops import Op
+from ..stores.ops import Add, Delete, Get, Incr, Op, Set
 
 T = TypeVar("T")
 
@@ -96,45 +96,12 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-@attrs.frozen(slots=True)
-class StoreGet:
-    """Read a key (result: ``bytes | None``)."""
-
-    key: str
-
-
-@attrs.frozen(slots=True)
-class StoreSet:
-    """Write a key, optionally with a TTL in seconds (result: ``None``)."""
-
-    key: str
-    value: bytes
-    ttl: float | None = None
-
-
-@attrs.frozen(slots=True)
-class StoreAdd:
-    """Write a key only if absent (result: ``True`` if written). Dedup and locks use it."""
-
-    key: str
-    value: bytes
-    ttl: float | None = None
-
-
-@attrs.frozen(slots=True)
-class StoreIncr:
-    """Add to a counter (result: the new ``int``); ``ttl`` applies when it is created."""
-
-    key: str
-    amount: int = 1
-    ttl: float | None = None
-
-
-@attrs.frozen(slots=True)
-class StoreDelete:
-    """Delete a key (result: ``None``)."""
-
-    key: str
+# One store operation is one effect: the same values ``store.batch`` takes (``stores.ops``).
+StoreGet = Get
+StoreSet = Set
+StoreAdd = Add
+StoreIncr = Incr
+StoreDelete = Delete
 
 
 @attrs.frozen(slots=True)

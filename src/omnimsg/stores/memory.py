@@ -9,14 +9,15 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax
+from ._batch import BatchDispatch
+from .ops import Op
 
 __all__ = ["MemoryStore"]
 
 _PURGE_EVERY = 256  # writes between sweeps of expired keys, so memory stays bounded
 
 
-class MemoryStore:
+class MemoryStore(BatchDispatch):
     """A dict with TTLs measured on the injected clock. Safe across threads.
 
     Its operations never block, so it serves :class:`~omnimsg.Client` and
@@ -117,30 +118,23 @@ class MemoryStore:
             now = self._clock.time()
             return [self._one(op, now) for op in ops]
 
-    def _one(self, op: Op, now: float) -> Any:
-        if isinstance(op, Add):
-            return self._add(op.key, op.value, op.ttl, now)
-        if isinstance(op, Get):
-            return self._live(op.key, now)
-        if isinstance(op, SetMax):
-            if not op.replaces(self._live(op.key, now)):
-                return False
-            self._put(op.key, repr(op.value).encode(), self._expiry(op.ttl))
-            self._wrote(now)
-            return True
-        if isinstance(op, Set):
-            self._put(op.key, op.value, self._expiry(op.ttl))
-            self._wrote(now)
-            return None
-        if isinstance(op, DeleteIf):
-            held = self._live(op.key, now) == op.value
-            if held:
-                del self._data[op.key]
-            return held
-        if isinstance(op, Delete):
-            self._data.pop(op.key, None)
-            return None
-        return self._incr(op.key, op.amount, op.ttl, now)
+    # --- the primitives batch() dispatches to (called under the lock) ---
+
+    def _get_at(self, key: str, now: float) -> bytes | None:
+        return self._live(key, now)
+
+    def _add_at(self, key: str, value: bytes, ttl: float | None, now: float) -> bool:
+        return self._add(key, value, ttl, now)
+
+    def _set_at(self, key: str, value: bytes, ttl: float | None, now: float) -> None:
+        self._put(key, value, self._expiry(ttl))
+        self._wrote(now)
+
+    def _delete_key(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    def _incr_at(self, key: str, amount: int, ttl: float | None, now: float) -> int:
+        return self._incr(key, amount, ttl, now)
 
     def __len__(self) -> int:
         with self._lock:

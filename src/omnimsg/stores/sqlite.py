@@ -12,7 +12,8 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from .ops import Add, Delete, DeleteIf, Get, Op, Set, SetMax
+from ._batch import BatchDispatch
+from .ops import Op
 
 __all__ = ["AsyncSQLiteStore", "SQLiteStore"]
 
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS omnimsg_kv (
 """
 
 
-class SQLiteStore:
+class SQLiteStore(BatchDispatch):
     """A key-value table in an SQLite file (``":memory:"`` for a private in-memory one).
 
     Writes are atomic (``INSERT ... ON CONFLICT``); WAL mode lets several processes share the
@@ -95,7 +96,7 @@ class SQLiteStore:
     def delete(self, key: str) -> None:
         """Remove the key if present."""
         with self._lock:
-            self._run("DELETE FROM omnimsg_kv WHERE key = ?", (key,))
+            self._delete_key(key)
 
     def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add ``amount`` to an integer counter (created at 0) and return it."""
@@ -134,29 +135,22 @@ class SQLiteStore:
             now = self._clock.time()
             return [self._one(op, now) for op in ops]
 
-    def _one(self, op: Op, now: float) -> Any:
-        if isinstance(op, Add):
-            return self._add(op.key, op.value, op.ttl, now)
-        if isinstance(op, Get):
-            return self._get(op.key, now)
-        if isinstance(op, SetMax):
-            if not op.replaces(self._get(op.key, now)):
-                return False
-            self._set(op.key, repr(op.value).encode(), self._expiry(op.ttl))
-            return True
-        if isinstance(op, Set):
-            return self._set(op.key, op.value, self._expiry(op.ttl))
-        if isinstance(op, DeleteIf):
-            cur = self._run(
-                "DELETE FROM omnimsg_kv WHERE key = ? AND value = ? "
-                "AND (expires IS NULL OR expires > ?)",
-                (op.key, op.value, now),
-            )
-            return cur.rowcount == 1
-        if isinstance(op, Delete):
-            self._run("DELETE FROM omnimsg_kv WHERE key = ?", (op.key,))
-            return None
-        return self._incr(op.key, op.amount, op.ttl, now)
+    # --- the primitives batch() dispatches to (called in the transaction) ---
+
+    def _get_at(self, key: str, now: float) -> bytes | None:
+        return self._get(key, now)
+
+    def _add_at(self, key: str, value: bytes, ttl: float | None, now: float) -> bool:
+        return self._add(key, value, ttl, now)
+
+    def _set_at(self, key: str, value: bytes, ttl: float | None, now: float) -> None:
+        self._set(key, value, self._expiry(ttl))
+
+    def _delete_key(self, key: str) -> None:
+        self._run("DELETE FROM omnimsg_kv WHERE key = ?", (key,))
+
+    def _incr_at(self, key: str, amount: int, ttl: float | None, now: float) -> int:
+        return self._incr(key, amount, ttl, now)
 
     def purge(self) -> int:
         """Delete expired rows now; returns how many."""
