@@ -13,9 +13,9 @@ four platforms need beyond WhatsApp's shape is carried here already:
   :meth:`WebhookReader.answer`;
 * bodies may be JSON or XML, signed in a header or in the query string: the reader gets the
   URL, the headers and the raw bytes;
-* credentials that must be fetched and refreshed (WeChat's access_token) are state in the
-  Store like any other, read and refreshed by the adapter's own flows (store effects, with
-  ``Add`` as the lock);
+* credentials that must be fetched and refreshed (WeChat's access_token) live in the Store
+  and are refreshed once across workers: ``omnimsg._core.credentials.credential`` (``Add`` as
+  the lock, the others wait through the clock) and ``forget`` when the platform refuses one;
 * single-use reply tokens (LINE) and followers are state an event implies:
   :meth:`WebhookReader.state_ops`, read back by the adapter's send flow.
 """
