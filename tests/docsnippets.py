@@ -9,20 +9,25 @@ Conventions (written in the docs as HTML comments, invisible on the site):
   run by the page's own test (see ``RUN_ELSEWHERE`` in ``test_docs_snippets.py``).
 * ``<!-- docs: setup`` ... ``-->``: hidden Python executed before the next block (it builds
   what a fragment-free example needs, e.g. a real signed webhook to handle).
-* The simulator of the docs listens on ``127.0.0.1:8080`` and the app on ``127.0.0.1:8000``;
-  the tests rewrite both to the free ports of the servers they start.
+* The docs' simulator listens where ``omnimsg-sim serve`` does without ``--port``, and the app
+  where the quickstart's ``sim.toml`` sends webhooks (:func:`docs_addresses`); the tests bind
+  their servers to free ports and rewrite both addresses to them.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 
+from omnimsg_sim.cli import DEFAULT_PORT
+
 ROOT = Path(__file__).resolve().parents[1]
-SIM_ADDRESS = "127.0.0.1:8080"
-APP_ADDRESS = "127.0.0.1:8000"
+QUICKSTART = ROOT / "docs" / "quickstart.md"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
 _MARKER = re.compile(r"^\s*<!--\s*docs:\s*(?P<kind>[\w-]+)\s*(?::\s*(?P<arg>.*?))?\s*-->\s*$")
@@ -107,14 +112,29 @@ def titled(page: Path, title: str) -> str:
     raise LookupError(f"{page.relative_to(ROOT)} has no block titled {title!r}")
 
 
+@functools.cache
+def docs_addresses() -> tuple[str, str]:
+    """``host:port`` of the docs' simulator and of the docs' app, as the pages write them."""
+    config = tomllib.loads(titled(QUICKSTART, "sim.toml"))
+    app = urlsplit(config["whatsapp"][0]["webhook_url"]).netloc
+    return f"127.0.0.1:{DEFAULT_PORT}", app
+
+
+def mentions_simulator(code: str) -> bool:
+    """Whether ``code`` talks to the docs' simulator."""
+    sim, _ = docs_addresses()
+    port = sim.rsplit(":", 1)[1]
+    return sim in code or f"localhost:{port}" in code or "SIM_URL" in code
+
+
 def rewrite(code: str, sim: str | None = None, app: str | None = None) -> str:
-    """Point the docs' fixed addresses at the servers a test started (``host:port``)."""
-    if sim is not None:
-        code = code.replace(SIM_ADDRESS, sim).replace("localhost:8080", sim)
-        code = re.sub(r"\bport=8080\b", f"port={sim.rsplit(':', 1)[1]}", code)
-    if app is not None:
-        code = code.replace(APP_ADDRESS, app).replace("localhost:8000", app)
-        code = re.sub(r"\bport=8000\b", f"port={app.rsplit(':', 1)[1]}", code)
+    """Point the docs' addresses at the servers a test started (``host:port``)."""
+    for ours, theirs in zip(docs_addresses(), (sim, app), strict=True):
+        if theirs is None:
+            continue
+        port = ours.rsplit(":", 1)[1]
+        code = code.replace(ours, theirs).replace(f"localhost:{port}", theirs)
+        code = re.sub(rf"\bport={port}\b", f"port={theirs.rsplit(':', 1)[1]}", code)
     return code
 
 

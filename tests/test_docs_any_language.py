@@ -12,7 +12,7 @@ Conventions of that page (on top of those of ``docsnippets.py``):
   stderr together, line ends trimmed); ``...`` matches any run of characters.
 * A block that runs ``omnimsg-sim serve`` itself (the "start it" recipes) runs as is, in its
   own process group, stopped afterwards; every other block talks to the test's simulator,
-  which the page calls ``127.0.0.1:8080``.
+  which the page calls by its documented address (``docsnippets.docs_addresses``).
 * A ```` ```js ```` block marked ``run-by`` runs with Node (where Node is installed); a block
   that needs ``jq`` or ``openssl`` runs where that tool is installed.
 """
@@ -37,7 +37,7 @@ from typing import Any
 import attrs
 import pytest
 
-from docsnippets import ROOT, Block, read_blocks, rewrite, titled
+from docsnippets import ROOT, Block, docs_addresses, read_blocks, rewrite, titled
 
 PAGE = ROOT / "docs" / "any-language.md"
 QUICKSTART = ROOT / "docs" / "quickstart.md"
@@ -296,7 +296,9 @@ def test_every_block_is_a_recipe_or_its_answer() -> None:
     # The recipes that talk to "the simulator of the docs" use its one address.
     for recipe in runs:
         code = recipe.block.code
-        assert "localhost:8080" not in code, f"{recipe.block.where}: write 127.0.0.1:8080"
+        address = docs_addresses()[0]
+        local = "localhost:" + address.rsplit(":", 1)[1]
+        assert local not in code, f"{recipe.block.where}: write {address}"
 
 
 def test_wildcards() -> None:

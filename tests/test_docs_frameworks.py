@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 import pytest
 
-from docsnippets import ROOT, Block, read_blocks, rewrite, titled
+from docsnippets import ROOT, Block, docs_addresses, read_blocks, rewrite, titled
 from omnimsg import Client, WebhookConfig, WhatsApp
 from omnimsg.testing import ServerThread, SimulatorClock
 from test_docs_snippets import docs_sim_config
@@ -177,7 +177,7 @@ def _until(done: Callable[[], bool], message: str, timeout: float = TIMEOUT) -> 
 def _page_file(title: str, sim: str, app: str | None = None) -> str:
     """The page's file, pointed at the test's simulator (and app address)."""
     code = rewrite(titled(PAGE, title), sim=sim.removeprefix("http://"), app=app)
-    assert "127.0.0.1:8080" not in code and ROUTE.lstrip("/") in code
+    assert docs_addresses()[0] not in code and ROUTE.lstrip("/") in code
     return code
 
 
@@ -399,7 +399,7 @@ def test_run_command_serves_the_app(block: Block, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     with ServerThread(docs_sim_config()) as sim, httpx.Client(timeout=TIMEOUT) as http:
         code = _page_file(title, sim, app=f"127.0.0.1:{port}")
-        assert str(port) in code, f"{title} does not listen on 127.0.0.1:8000"
+        assert str(port) in code, f"{title} does not listen on {docs_addresses()[1]}"
         (tmp_path / title).write_text(code, encoding="utf-8")
         with log.open("wb") as out:
             # A session of its own: Django's autoreloader runs the server in a child process.

@@ -1,7 +1,7 @@
 """Every code block a user can copy from README.md and docs/ runs (conventions: docsnippets.py).
 
 Python blocks run in page order, in one namespace per page, against a real simulator server
-when they talk to ``127.0.0.1:8080``. Fragments and files are compiled. Files and shell blocks
+when they talk to the docs' simulator. Fragments and files are compiled. Files and shell blocks
 are run by the test that their ``<!-- docs: run-by: test_x.py -->`` marker names (that test
 must name the page), or carry a ``not-run`` marker that says why.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from docsnippets import ROOT, Block, pages, read_blocks, rewrite, titled
+from docsnippets import ROOT, Block, mentions_simulator, pages, read_blocks, rewrite, titled
 from omnimsg import Client
 from omnimsg.testing import ServerThread, SimulatorClock
 from omnimsg_sim import parse_config
@@ -65,11 +65,7 @@ def test_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "sim.toml").write_text(titled(QUICKSTART, "sim.toml"), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     blocks = [b for b in read_blocks(page) if _runnable(b)]
-    needs_sim = any(
-        marker in b.code
-        for b in blocks
-        for marker in ("127.0.0.1:8080", "localhost:8080", "SIM_URL")
-    )
+    needs_sim = any(mentions_simulator(b.code) for b in blocks)
     namespace: dict[str, Any] = {"__name__": f"docs_{page.stem}"}
     with contextlib.ExitStack() as stack:
         sim = stack.enter_context(docs_simulator()) if needs_sim else None

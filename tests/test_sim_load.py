@@ -371,6 +371,15 @@ def test_async_in_process_path_delivers_concurrently_in_order() -> None:
 # --- the outbox limit --------------------------------------------------------------------------
 
 
+def _send_text(client: httpx.Client, user: str, body: str) -> httpx.Response:
+    """The business sends a text, as any Graph client would."""
+    return client.post(
+        f"/v23.0/{PHONE_ID}/messages",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"messaging_product": "whatsapp", "to": user, "type": "text", "text": {"body": body}},
+    )
+
+
 def test_outbox_limit_drops_the_oldest_and_health_reports_it() -> None:
     sim = InProcessSimulator(whatsapp_sim_config(webhook_url="/_sim/sink", sim={"outbox_limit": 3}))
     user = "15555000001"
@@ -379,17 +388,7 @@ def test_outbox_limit_drops_the_oldest_and_health_reports_it() -> None:
     ids = []
     with httpx.Client(transport=transport, base_url=sim.base_url) as client:
         for k in range(5):
-            r = client.post(
-                f"/v23.0/{PHONE_ID}/messages",
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                json={
-                    "messaging_product": "whatsapp",
-                    "to": user,
-                    "type": "text",
-                    "text": {"body": f"message {k}"},
-                },
-            )
-            ids.append(r.json()["messages"][0]["id"])
+            ids.append(_send_text(client, user, f"message {k}").json()["messages"][0]["id"])
     kept = sim.control("GET", "/_sim/outbox")["messages"]
     assert [m["message_id"] for m in kept] == ids[2:]
     assert [m["text"] for m in kept] == ["message 2", "message 3", "message 4"]
@@ -420,16 +419,7 @@ def test_outbox_limit_zero_keeps_nothing_and_statuses_still_go_out() -> None:
     user = "15555000002"
     sim.control("POST", "/_sim/inbound", {"user": user, "text": "hi"})
     with httpx.Client(transport=sim.transport(), base_url=sim.base_url) as client:
-        r = client.post(
-            f"/v23.0/{PHONE_ID}/messages",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            json={
-                "messaging_product": "whatsapp",
-                "to": user,
-                "type": "text",
-                "text": {"body": "gone"},
-            },
-        )
+        r = _send_text(client, user, "gone")
         assert r.status_code == 200
     assert sim.control("GET", "/_sim/outbox")["messages"] == []
     assert sim.control("GET", "/_sim/health")["outbox"] == {"size": 0, "limit": 0, "dropped": 1}

@@ -17,7 +17,10 @@ from .config import load_config
 if TYPE_CHECKING:
     from .app import Simulator
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_PORT", "main"]
+
+DEFAULT_PORT = 8080
+"""Where ``omnimsg-sim serve`` listens without ``--port`` (the docs' simulator)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, help="the TOML config file")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=8080, help="port (0 picks a free one; default 8080)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (0 picks a free one; default {DEFAULT_PORT})",
     )
     check = sub.add_parser("check", help="check a config file and exit")
     check.add_argument("--config", required=True)

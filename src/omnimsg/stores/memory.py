@@ -9,7 +9,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from ._batch import BatchDispatch
+from ._batch import run_op
 from .ops import Op
 
 __all__ = ["MemoryStore"]
@@ -17,7 +17,7 @@ __all__ = ["MemoryStore"]
 _PURGE_EVERY = 256  # writes between sweeps of expired keys, so memory stays bounded
 
 
-class MemoryStore(BatchDispatch):
+class MemoryStore:
     """A dict with TTLs measured on the injected clock. Safe across threads.
 
     Its operations never block, so it serves :class:`~omnimsg.Client` and
@@ -116,7 +116,7 @@ class MemoryStore(BatchDispatch):
         """Run ``ops`` in order under one lock; their results in order (see ``stores.ops``)."""
         with self._lock:
             now = self._clock.time()
-            return [self._one(op, now) for op in ops]
+            return [run_op(self, op, now) for op in ops]
 
     # --- the primitives batch() dispatches to (called under the lock) ---
 

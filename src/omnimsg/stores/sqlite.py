@@ -12,7 +12,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from ._batch import BatchDispatch
+from ._batch import run_op
 from .ops import Op
 
 __all__ = ["AsyncSQLiteStore", "SQLiteStore"]
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS omnimsg_kv (
 """
 
 
-class SQLiteStore(BatchDispatch):
+class SQLiteStore:
     """A key-value table in an SQLite file (``":memory:"`` for a private in-memory one).
 
     Writes are atomic (``INSERT ... ON CONFLICT``); WAL mode lets several processes share the
@@ -133,7 +133,7 @@ class SQLiteStore(BatchDispatch):
         """Run ``ops`` in order in one transaction; their results in order (``stores.ops``)."""
         with self._lock, self._transaction():
             now = self._clock.time()
-            return [self._one(op, now) for op in ops]
+            return [run_op(self, op, now) for op in ops]
 
     # --- the primitives batch() dispatches to (called in the transaction) ---
 
