@@ -112,6 +112,15 @@ def titled(page: Path, title: str) -> str:
     raise LookupError(f"{page.relative_to(ROOT)} has no block titled {title!r}")
 
 
+def titled_files(page: Path, *, suffix: str) -> list[tuple[str, str]]:
+    """Every ``(title, code)`` of the blocks on ``page`` whose title ends with ``suffix``."""
+    return [
+        (block.title, block.code)
+        for block in read_blocks(page)
+        if block.title is not None and block.title.endswith(suffix)
+    ]
+
+
 @functools.cache
 def docs_addresses() -> tuple[str, str]:
     """``host:port`` of the docs' simulator and of the docs' app, as the pages write them."""

@@ -124,3 +124,29 @@ def test_a_worker_gives_up_when_the_refresh_never_finishes() -> None:
     # Its lock expires: the next worker takes the refresh over.
     clock.advance(30)
     assert run_sync(credential(KEY, fetch, refresh), TokenServer(), store, clock) == "t1"
+
+
+def test_a_refresh_that_lands_between_the_read_and_the_lock_is_not_repeated() -> None:
+    """Worker A reads nothing; worker B fetches, stores and unlocks; A then wins the lock.
+
+    A reads again under the lock and uses B's value: still one fetch (this interleaving made
+    the thread test above flaky before the second read)."""
+    from omnimsg._core.effects import StoreAdd, StoreDelete, StoreGet
+
+    fetched: list[int] = []
+
+    def counting_fetch() -> Flow[tuple[str, float]]:
+        fetched.append(1)
+        yield from ()
+        return "mine", 3600.0
+
+    flow = credential(KEY, counting_fetch)
+    assert isinstance(next(flow), StoreGet)
+    assert isinstance(flow.send(None), StoreAdd)  # nothing stored yet: try the lock
+    # Meanwhile B fetched "theirs", stored it and released the lock: A's Add succeeds.
+    assert isinstance(flow.send(True), StoreGet)
+    assert isinstance(flow.send(b"theirs"), StoreDelete)
+    with pytest.raises(StopIteration) as done:
+        flow.send(None)
+    assert done.value.value == "theirs"
+    assert fetched == []

@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_openapi_lists_exactly_the_control_endpoints() -> None:
+    from omnimsg.testing import whatsapp_sim_config
+    from omnimsg_sim import SimCore
+    from omnimsg_sim.core import LEGACY_CONTROL
+
     core = (ROOT / "src" / "omnimsg_sim" / "core.py").read_text()
-    served = set(re.findall(r'path == "(/_sim/[a-z/]+)"', core))
+    served = set(re.findall(r'path == "(/_sim/[a-z/]+)"', core)) | set(LEGACY_CONTROL)
+    platforms = SimCore(whatsapp_sim_config()).platforms
+    served |= {f"/_sim/{p.name}/{op}" for p in platforms.values() for _, op in p.operations}
     documented = set(
         re.findall(
             r"^  (/_sim/[a-z/]+):$", (ROOT / "docs" / "simulator-openapi.yaml").read_text(), re.M
@@ -185,10 +191,12 @@ def test_openapi_schemas_declare_every_field_the_simulator_answers() -> None:
         call("POST", "/_sim/webhooks/verify", {"account": "nope"}, 400)
         call("GET", "/_sim/webhooks")
         call("GET", "/_sim/sink")
-        call("GET", "/_sim/templates")
-        call("POST", "/_sim/templates/status", {"name": "order_update", "status": "PAUSED"})
-        call("POST", "/_sim/templates/status", {"name": "nope", "status": "PAUSED"}, 404)
-        call("POST", "/_sim/templates/status", {"name": 1}, 400)
+        for templates in ("/_sim/whatsapp/templates", "/_sim/templates"):  # the old path too
+            call("GET", templates)
+            review = f"{templates}/status"
+            call("POST", review, {"name": "order_update", "status": "PAUSED"})
+            call("POST", review, {"name": "nope", "status": "PAUSED"}, 404)
+            call("POST", review, {"name": 1}, 400)
         call("POST", "/_sim/faults", {"operation": "whatsapp.send", "status": 500}, 201)
         call("POST", "/_sim/faults", {"bogus": True}, 400)
         call("GET", "/_sim/faults")
@@ -203,7 +211,7 @@ def test_openapi_schemas_declare_every_field_the_simulator_answers() -> None:
         call, _ = exercise(raw_config, stack)
         assert call("POST", "/_sim/inbound", {"user": "15551230001", "text": "Hi"})["note"]
         status = {"name": "order_update", "status": "REJECTED"}
-        assert call("POST", "/_sim/templates/status", status)["delivery"] is None
+        assert call("POST", "/_sim/whatsapp/templates/status", status)["delivery"] is None
 
     documented = {
         (path, method, int(status))

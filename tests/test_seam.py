@@ -28,24 +28,29 @@ from omnimsg import (
     Client,
     ConfigurationError,
     FakeClock,
+    PolicyRejected,
     PolicyViolation,
     SignatureError,
     Text,
 )
 from omnimsg.platforms import Adapter, Channel
+from omnimsg.testing import whatsapp_channel, whatsapp_sim_config
+from omnimsg_sim import InProcessSimulator
+from omnimsg_sim.platforms import SimPlatform
 
 PAGE = ROOT / "docs" / "concepts" / "adding-a-platform.md"
 
 
-def _load_tin() -> types.ModuleType:
-    """The adapter exactly as the docs page shows it (the page is its only source)."""
-    module = types.ModuleType("tin")
-    sys.modules["tin"] = module
-    exec(compile(titled(PAGE, "tin.py"), "tin.py", "exec"), module.__dict__)
+def _load(name: str) -> types.ModuleType:
+    """A module exactly as the docs page shows it (the page is its only source)."""
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    exec(compile(titled(PAGE, f"{name}.py"), f"{name}.py", "exec"), module.__dict__)
     return module
 
 
-tin = _load_tin()
+tin = _load("tin")
+tin_sim = _load("tin_sim")
 Tin, TinAdapter = tin.Tin, tin.TinAdapter
 HOUR, NOW = tin.HOUR, 1_772_442_000.0
 
@@ -145,3 +150,94 @@ def test_an_adapter_satisfies_the_protocol() -> None:
     adapter: Adapter = TinAdapter()  # checked by mypy when the tests are type-checked
     assert adapter.capabilities["Buttons"] == "refused"
     assert isinstance(TIN, Channel)
+
+
+# --- Tin through the simulator, beside WhatsApp, on one port -------------------------------------
+
+
+def tin_simulator(app_client: list[Client]) -> InProcessSimulator:
+    """WhatsApp and Tin in one simulator; their webhooks go to one app (``app_client[0]``)."""
+
+    def app(request: httpx.Request) -> httpx.Response:
+        client, platform = app_client[0], request.url.path.strip("/")
+        outcome = client.webhooks.handle(
+            platform, request.method, str(request.url), request.headers, request.read()
+        )
+        if outcome.status == 200 and request.method == "POST":
+            for event in outcome.events:
+                if type(event).__name__ == "MessageReceived":
+                    client.send(Address(platform, event.user), Text("thanks!"))  # in the window
+        return httpx.Response(
+            outcome.status, content=outcome.body, headers={"content-type": outcome.content_type}
+        )
+
+    account = tin_sim.TinAccount("acc1", SECRET, webhook_url="https://app.example/tin")
+    return InProcessSimulator(
+        whatsapp_sim_config(webhook_url="https://app.example/whatsapp"),
+        adapters=[tin_sim.tin_adapter(account)],
+        webhook_transport=httpx.MockTransport(app),
+    )
+
+
+def test_tin_through_the_simulator_beside_whatsapp() -> None:
+    holder: list[Client] = []
+    sim = tin_simulator(holder)
+    channel = Tin(account_id="acc1", secret=SECRET, base_url=sim.base_url)
+    whatsapp = whatsapp_channel(sim.core.config, sim.base_url)
+    client = Client(
+        [channel, whatsapp],
+        adapters=[TinAdapter()],
+        clock=sim.clock,
+        transport=sim.transport(),
+    )
+    holder.append(client)
+    assert sim.control("GET", "/_sim/health")["platforms"] == {
+        "whatsapp": [whatsapp.phone_number_id],
+        "tin": ["acc1"],
+    }
+    assert isinstance(sim.core.platforms["tin"], SimPlatform)
+    # The generic control plane, for Tin as for WhatsApp: handshake, a customer writes.
+    assert sim.control("POST", "/_sim/webhooks/verify", {"platform": "tin"})["verified"]
+    wrote = sim.control("POST", "/_sim/inbound", {"platform": "tin", "user": "ada", "text": "hi"})
+    assert (wrote["delivery"]["status"], wrote["delivery"]["body"]) == (200, "<ack/>")
+    outbox = sim.control("GET", "/_sim/outbox?platform=tin")["messages"]
+    assert [(m["user"], m["text"]) for m in outbox] == [("ada", "thanks!")]  # the app's reply
+    assert sim.core.platforms["tin"].answers == [b"<ack/>"]  # the answer reached the platform
+    # WhatsApp on the same port, untouched by Tin.
+    wa = sim.control("POST", "/_sim/inbound", {"user": "15551230001", "text": "hello"})
+    assert wa["delivery"]["status"] == 200
+    replies = sim.control("GET", "/_sim/outbox?platform=whatsapp")["messages"]
+    assert [(m["user"], m["text"]) for m in replies] == [("15551230001", "thanks!")]
+    # Tin's own control plane, /_sim/tin/follow: a follow webhook, and the state it implied.
+    followed = sim.control("POST", "/_sim/tin/follow", {"user": "bob"})
+    assert followed["delivery"]["status"] == 200
+    assert client.store.get("tin:follower:acc1:bob") == b"1"
+    assert sim.control("GET", "/_sim/state")["tin"]["acc1"]["followers"] == ["bob"]
+    # Both sides keep the same rules: an hour later the SDK refuses first (pre-flight)...
+    sim.control("POST", "/_sim/clock/advance", {"seconds": HOUR})
+    ada = Address("tin", "ada")
+    with pytest.raises(PolicyViolation) as refused:
+        client.send(ada, Text("late"))
+    assert refused.value.violation.native_code == "TIN-WIN"
+    # ...and with pre-flight off, the simulated Tin refuses with its own native error.
+    blunt = Client(
+        [channel],
+        adapters=[TinAdapter()],
+        clock=sim.clock,
+        preflight=False,
+        transport=sim.transport(),
+    )
+    with pytest.raises(PolicyRejected) as native:
+        blunt.send(ada, Text("late"))
+    assert (native.value.code, native.value.http_status) == ("TIN-WIN", 400)
+    blunt.close()
+    http = httpx.Client(transport=sim.transport(), base_url=sim.base_url)
+    forged = http.post("/send", headers={"authorization": "Tin nope"}, json={})
+    assert (forged.status_code, forged.json()["code"]) == (401, "TIN-AUTH")
+    assert sim.control("POST", "/_sim/inbound", {"platform": "tin", "user": 1})["error"]
+    # A reset rebuilds every platform, Tin included, from its adapter.
+    sim.control("POST", "/_sim/reset")
+    assert sim.control("GET", "/_sim/state")["tin"]["acc1"] == {"followers": [], "last_inbound": {}}
+    client.close()
+    http.close()
+    sim.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aiohttp
@@ -15,6 +15,7 @@ from .config import SimConfig
 from .core import SimCore
 from .drive import Poster, aiohttp_poster, run_async
 from .effects import TIME_HEADER, SimRequest, SimResponse
+from .platforms import SimAdapter
 from .world import World
 
 __all__ = ["Simulator", "create_app"]
@@ -175,7 +176,8 @@ def create_app(config: SimConfig, *, core: SimCore | None = None) -> web.Applica
 class Simulator:
     """The simulator server in this process, on a free port: ``async with Simulator(cfg) as sim``.
 
-    ``sim.url`` is its base URL; ``sim.core`` its state.
+    ``sim.url`` is its base URL; ``sim.core`` its state. ``adapters`` add simulated
+    platforms beside the shipped ones.
     """
 
     def __init__(
@@ -185,9 +187,10 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         world: World | None = None,
+        adapters: Iterable[SimAdapter] = (),
     ) -> None:
         self.config = config
-        self.core = SimCore(config, world=world)
+        self.core = SimCore(config, world=world, adapters=adapters)
         self.host = host
         self.port = port
         self.url = ""

@@ -13,6 +13,7 @@ from typing import Any
 from omnimsg.clock import FakeClock
 from omnimsg.exceptions import ConfigurationError
 
+from .answers import control_error, json_response, require_strings
 from .config import SimConfig, check_webhook_url
 from .dispatch import Batch, Lanes, delivery_result, settle
 from .effects import (
@@ -24,14 +25,24 @@ from .effects import (
     SimRequest,
     SimResponse,
 )
-from .enforcement import graph_error, json_response
 from .faults import Faults
-from .platforms.whatsapp import WhatsAppSim
+from .platforms import BUILTIN, GraphTenant, SimAdapter, SimPlatform
+from .platforms.graph import GraphHost
 from .safejson import BadJSON, loads
 from .sink import is_sink
 from .world import OutboxEntry, World
 
-__all__ = ["MAX_ADVANCE", "SimCore"]
+__all__ = ["DEFAULT_PLATFORM", "LEGACY_CONTROL", "MAX_ADVANCE", "SimCore"]
+
+DEFAULT_PLATFORM = "whatsapp"
+"""The ``platform`` of a control-plane body that names none (the contract before it had one),
+when that platform is served; else the only platform served."""
+
+LEGACY_CONTROL = {
+    "/_sim/templates": ("whatsapp", "templates"),
+    "/_sim/templates/status": ("whatsapp", "templates/status"),
+}
+"""Control paths that name no platform, from before ``/_sim/<platform>/...``: still served."""
 
 MAX_ADVANCE = 10 * 365.25 * 86_400.0
 """The longest single ``/_sim/clock/advance``: ten years (every rule lives within days)."""
@@ -39,27 +50,48 @@ MAX_ADVANCE = 10 * 365.25 * 86_400.0
 _CLOCK_END = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
 
 
-def _error(status: int, message: str) -> SimResponse:
-    return json_response({"error": {"message": message}}, status)
-
-
-def _strings(body: dict[str, Any], *keys: str) -> None:
-    """Refuse a control-plane body whose named fields are present but not strings."""
-    for key in keys:
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise ConfigurationError(f"'{key}' must be a string")
-
-
 class SimCore:
-    """All simulated platforms behind one ``handle(request)``."""
+    """All simulated platforms behind one ``handle(request)``, on one port.
 
-    def __init__(self, config: SimConfig, *, world: World | None = None) -> None:
+    ``adapters`` add platforms to the shipped ones (:data:`omnimsg_sim.platforms.BUILTIN`), or
+    replace one of the same name; each is built from the config and the world now and again
+    on every reset.
+    """
+
+    def __init__(
+        self,
+        config: SimConfig,
+        *,
+        world: World | None = None,
+        adapters: Iterable[SimAdapter] = (),
+    ) -> None:
         self.config = config
         self.world = world or World(config)
         self.faults = Faults()
-        self.whatsapp = WhatsAppSim(config.whatsapp, self.world, self.faults)
+        registry = {a.name: a for a in BUILTIN}
+        registry.update({a.name: a for a in adapters})
+        self.adapters: tuple[SimAdapter, ...] = tuple(registry.values())
+        self.platforms: dict[str, SimPlatform] = {}
+        self.graph = GraphHost((), self._trace)
+        self._build()
         self.lanes = Lanes()
         self._drains = 0  # drains running (nested or concurrent): pump() leaves work to them
+
+    def _build(self) -> None:
+        """The platforms of the registry, on the current world."""
+        self.platforms = {
+            a.name: a.build(self.config, self.world, self.faults) for a in self.adapters
+        }
+        tenants = [p for p in self.platforms.values() if isinstance(p, GraphTenant)]
+        self.graph = GraphHost(tenants, self._trace)
+
+    def _trace(self) -> str:
+        return "A" + self.world.token(22)
+
+    @property
+    def whatsapp(self) -> Any:
+        """The simulated WhatsApp (``core.platforms["whatsapp"]``), for tests that reach in."""
+        return self.platforms["whatsapp"]
 
     def reset(self) -> None:
         """Forget everything that happened; back to the config's initial state and time."""
@@ -73,7 +105,7 @@ class SimCore:
         # Where the app listens is deployment, not state: run-time targets survive a reset.
         self.world.targets = targets
         self.faults.clear()
-        self.whatsapp = WhatsAppSim(self.config.whatsapp, self.world, self.faults)
+        self._build()
         self.lanes = Lanes()  # batches of the old world stop at their next take()
 
     # --- entry point ---
@@ -84,13 +116,15 @@ class SimCore:
             return self.too_large(req.path)
         if req.path.startswith("/_sim/") or req.path == "/_sim":
             return (yield from self._control(req))
-        flow = self.whatsapp.route(req)
-        if flow is not None:
-            return (yield from flow)
-        unknown = self.whatsapp.unknown_object(req)
-        if unknown is not None:
-            return unknown
-        return _error(
+        for platform in self.platforms.values():
+            flow = platform.route(req)
+            if flow is not None:
+                return (yield from flow)
+        if self.graph.tenants:
+            flow = self.graph.route(req)
+            if flow is not None:
+                return (yield from flow)
+        return control_error(
             404,
             f"omnimsg-sim does not serve {req.method} {req.path}; see /_sim/health for what it does",
         )
@@ -98,10 +132,25 @@ class SimCore:
     def too_large(self, path: str) -> SimResponse:
         """The 413 answer to a body over ``max_body_bytes``, in the envelope of ``path``."""
         message = f"request body is larger than {self.config.sim.max_body_bytes} bytes"
-        if path.startswith("/_sim"):
-            return _error(413, message)
+        owner = self._owner(path)
+        if owner is None:
+            return control_error(413, message)
         # Platform paths answer in the platform's envelope, which clients parse for its code.
-        return graph_error(100, "Invalid parameter", details=message, status=413)
+        return owner.error(413, message)
+
+    def _owner(self, path: str) -> SimPlatform | None:
+        """The platform whose paths ``path`` is on (for errors answered before routing)."""
+        if path.startswith("/_sim"):
+            return None
+        req = SimRequest(method="GET", path=path)
+        for platform in self.platforms.values():
+            if platform.route(req) is not None:
+                return platform
+        graph = self.graph.owner(path)
+        if graph is not None:
+            return graph
+        # An unknown path on a server of one platform is that platform's.
+        return next(iter(self.platforms.values())) if len(self.platforms) == 1 else None
 
     # --- webhook pumping ---
     #
@@ -170,7 +219,7 @@ class SimCore:
                 following = lanes.release(key)
                 if following is not None:
                     lanes.orphan(key, following)  # the next batch delivers it
-        retry_at = settle(self.world, delivery, outcomes)
+        retry_at = self.settle(delivery, outcomes)
         return delivery_result(delivery, outcomes[0], retry_at)
 
     def _attempt(self, delivery: Delivery) -> SimFlow[DeliveryOutcome]:
@@ -178,6 +227,16 @@ class SimCore:
             return self.world.sink.receive(delivery, self.world.now())  # in process, no HTTP
         outcome: DeliveryOutcome = yield Deliver(delivery)
         return outcome
+
+    def settle(self, delivery: Delivery, outcomes: list[DeliveryOutcome]) -> float | None:
+        """The app answered a delivery (``outcomes``: each attempt): its platform reads the
+        answers (a passive reply inside one), then they are logged and a failure is retried
+        later. Returns when, or ``None``."""
+        platform = self.platforms.get(delivery.platform)
+        if platform is not None:
+            for outcome in outcomes:
+                platform.answered(delivery, outcome)
+        return settle(self.world, delivery, outcomes)
 
     def advance(self, seconds: float) -> SimFlow[list[dict[str, Any]]]:
         """Move the clock, stopping at each due item so webhooks go out at their own time.
@@ -220,7 +279,29 @@ class SimCore:
         try:
             return (yield from self._control_inner(req))
         except ConfigurationError as exc:
-            return _error(400, str(exc))
+            return control_error(400, str(exc))
+
+    def _platform(self, body: dict[str, Any]) -> SimPlatform:
+        """The platform a control-plane body names (see :data:`DEFAULT_PLATFORM`).
+
+        Raises:
+            ConfigurationError: when it names none that is served (or none, ambiguously).
+        """
+        require_strings(body, "platform")
+        name = body.get("platform")
+        if name is None:
+            if DEFAULT_PLATFORM in self.platforms:
+                name = DEFAULT_PLATFORM
+            elif len(self.platforms) == 1:
+                name = next(iter(self.platforms))
+            else:
+                raise ConfigurationError(f"'platform' is required: one of {sorted(self.platforms)}")
+        platform = self.platforms.get(name)
+        if platform is None:
+            raise ConfigurationError(
+                f"platform {name!r} is not simulated yet (this one serves {sorted(self.platforms)})"
+            )
+        return platform
 
     def _control_inner(self, req: SimRequest) -> SimFlow[SimResponse]:
         path, method = req.path.rstrip("/"), req.method.upper()
@@ -231,7 +312,7 @@ class SimCore:
             return json_response(
                 {
                     "status": "ok",
-                    "platforms": {"whatsapp": sorted(self.whatsapp.numbers)},
+                    "platforms": {n: list(p.accounts()) for n, p in self.platforms.items()},
                     "now": w.now(),
                     "pending": w.pending(),
                     "outbox": w.outbox_stats(),
@@ -266,21 +347,6 @@ class SimCore:
             return (yield from self._verify(body))
         if path == "/_sim/deliver" and method == "POST":
             return json_response({"delivered": (yield from self.pump())})
-        if path == "/_sim/templates" and method == "GET":
-            return json_response(
-                {
-                    "templates": [
-                        {
-                            **t.to_json(),
-                            "waba_id": self.whatsapp._waba_of.get(t.id),
-                            "platform": "whatsapp",
-                        }
-                        for t in self.whatsapp.templates.values()
-                    ]
-                }
-            )
-        if path == "/_sim/templates/status" and method == "POST":
-            return (yield from self._template_status(body))
         if path == "/_sim/faults":
             if method == "GET":
                 return json_response({"faults": [f.to_json() for f in self.faults.rules]})
@@ -290,8 +356,27 @@ class SimCore:
                 self.faults.clear()
                 return json_response({"status": "cleared"})
         if path == "/_sim/state" and method == "GET":
-            return json_response({"whatsapp": self.whatsapp.state(), "now": w.now()})
-        return _error(404, f"no control endpoint {method} {path}")
+            return json_response(
+                {**{n: p.state() for n, p in self.platforms.items()}, "now": w.now()}
+            )
+        flow = self._platform_control(req, path, body)
+        if flow is not None:
+            return (yield from flow)
+        return control_error(404, f"no control endpoint {method} {path}")
+
+    def _platform_control(
+        self, req: SimRequest, path: str, body: Any
+    ) -> SimFlow[SimResponse] | None:
+        """``/_sim/<platform>/<operation>``: the platform's own control plane."""
+        legacy = LEGACY_CONTROL.get(path)
+        if legacy is not None:
+            name, operation = legacy
+        else:
+            name, _, operation = path.removeprefix("/_sim/").partition("/")
+        platform = self.platforms.get(name)
+        if platform is None or not operation:
+            return None
+        return platform.control(req, operation, body, self.deliver)
 
     def _seconds(self, body: Any) -> float:
         """The ``seconds`` of an advance: finite, at least 0, at most :data:`MAX_ADVANCE`."""
@@ -329,16 +414,13 @@ class SimCore:
 
     def _inbound(self, body: Any) -> SimFlow[SimResponse]:
         if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        _strings(body, "platform", "account", "user", "name", "user_id")
-        platform = body.get("platform", "whatsapp")
-        if platform != "whatsapp":
-            return _error(400, f"platform {platform!r} is not simulated yet")
-        made = self.whatsapp.inbound(body)
+            return control_error(400, "the body must be a JSON object")
+        require_strings(body, "account", "user", "name", "user_id")
+        made = self._platform(body).inbound(body)
         if isinstance(made, str):
-            return _error(400, made)
+            return control_error(400, made)
         delivery, message = made
-        result: dict[str, Any] = {"message_id": message["id"], "message": message}
+        result: dict[str, Any] = {"message_id": message.get("id"), "message": message}
         if delivery is None:
             result["delivery"] = None
             result["note"] = "the account has no webhook_url: nothing was delivered"
@@ -351,51 +433,34 @@ class SimCore:
     def _target(self, body: Any) -> SimResponse:
         """Point an account's webhooks at ``url`` (the app started after the simulator)."""
         if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        _strings(body, "platform", "account", "url")
-        platform, url = body.get("platform", "whatsapp"), body.get("url")
-        if platform != "whatsapp":
-            return _error(400, f"platform {platform!r} is not simulated yet")
+            return control_error(400, "the body must be a JSON object")
+        require_strings(body, "account", "url")
+        platform, url = self._platform(body), body.get("url")
         if not isinstance(url, str):
-            return _error(400, "'url' is required: an http(s) URL or /_sim/sink")
+            return control_error(400, "'url' is required: an http(s) URL or /_sim/sink")
         check_webhook_url(url, "url")
-        numbers = self.whatsapp.numbers
+        accounts = list(platform.accounts())
         account = body.get("account")
-        if account is None and len(numbers) == 1:
-            account = next(iter(numbers))
-        if account not in numbers:
-            return _error(400, "unknown or ambiguous 'account'")
-        self.world.targets[(platform, account)] = url
-        return json_response({"platform": platform, "account": account, "url": url})
+        if account is None and len(accounts) == 1:
+            account = accounts[0]
+        if account not in accounts:
+            return control_error(400, "unknown or ambiguous 'account'")
+        self.world.targets[(platform.name, account)] = url
+        return json_response({"platform": platform.name, "account": account, "url": url})
 
     def _verify(self, body: Any) -> SimFlow[SimResponse]:
         if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        _strings(body, "account")
+            return control_error(400, "the body must be a JSON object")
+        require_strings(body, "account")
+        platform = self._platform(body)
         challenge = str(body.get("challenge") or self.world.digits(10))
-        made = self.whatsapp.handshake(body.get("account"), challenge)
+        made = platform.handshake(body.get("account"), challenge)
         if isinstance(made, str):
-            return _error(400, made)
+            return control_error(400, made)
         outcome = yield from self.deliver(made)
-        verified = outcome["status"] == 200 and outcome["body"] == challenge
-        return json_response({"verified": verified, "challenge": challenge, "delivery": outcome})
-
-    def _template_status(self, body: Any) -> SimFlow[SimResponse]:
-        if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        _strings(body, "waba_id", "reason")
-        name, language, status = body.get("name"), body.get("language", "en_US"), body.get("status")
-        if (
-            not isinstance(name, str)
-            or not isinstance(status, str)
-            or not isinstance(language, str)
-        ):
-            return _error(400, "'name' and 'status' (and optional 'language') are required strings")
-        changed = self.whatsapp.set_template_status(
-            body.get("waba_id"), name, language, status, body.get("reason")
+        verified = (
+            outcome["status"] == 200
+            and made.echo is not None
+            and (outcome["body"] == made.echo.decode("utf-8", "replace"))
         )
-        if changed is None:
-            return _error(404, f"no template {name!r} in {language!r} (or ambiguous waba_id)")
-        stored, delivery = changed
-        outcome = None if delivery is None else (yield from self.deliver(delivery))
-        return json_response({"template": stored.to_json(), "delivery": outcome})
+        return json_response({"verified": verified, "challenge": challenge, "delivery": outcome})

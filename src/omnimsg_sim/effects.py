@@ -32,6 +32,9 @@ class Delivery:
     # Whose conversation this is (a customer's wa_id, a template id; None for the handshake):
     # deliveries of one conversation never overtake each other (omnimsg_sim.dispatch).
     conversation: str | None = None
+    # A verification request's expected answer (Meta's hub.challenge, WeChat's echostr): what
+    # a receiver that passes the handshake answers (the sink answers it).
+    echo: bytes | None = None
 
     @property
     def lane(self) -> tuple[str, str, str] | None:
@@ -109,3 +112,13 @@ class SimResponse:
     body: bytes = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+
+
+def outcome_json(outcome: DeliveryOutcome) -> dict[str, Any]:
+    """A delivery outcome for control-plane answers (the body cut at 2,000 characters)."""
+    return {
+        "status": outcome.status,
+        "ok": outcome.ok,
+        "error": outcome.error,
+        "body": outcome.body.decode("utf-8", "replace")[:2000],
+    }

@@ -2,7 +2,7 @@
 
 A CI suite that only sends, or that wants to check signatures itself, points an account's
 webhook at the simulator's own sink. Deliveries are then answered in process, without HTTP: a
-GET handshake gets its ``hub.challenge`` back, a POST gets ``200 OK``; each request is kept,
+handshake gets its challenge back (Meta's ``hub.challenge``), a POST gets ``200 OK``; each request is kept,
 headers and exact body included, and listed by ``GET /_sim/sink``.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections import deque
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
@@ -85,12 +84,9 @@ class Sink:
                 body=delivery.body,
             )
         )
-        if delivery.method == "GET":
-            # Meta's handshake: answer the challenge (spec/whatsapp.md §1.1).
-            query = parse_qs(urlsplit(delivery.url).query)
-            return DeliveryOutcome(
-                status=200, body=(query.get("hub.challenge") or [""])[0].encode()
-            )
+        if delivery.echo is not None:
+            # A handshake (Meta's hub.challenge, WeChat's echostr): answer what passes it.
+            return DeliveryOutcome(status=200, body=delivery.echo)
         return DeliveryOutcome(status=200, body=b"OK")
 
     def to_json(self) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -30,6 +30,7 @@ from .config import SimConfig
 from .core import SimCore
 from .drive import run_async, run_sync
 from .effects import TIME_HEADER, SimRequest, SimResponse
+from .platforms import SimAdapter
 from .world import World
 
 __all__ = ["InProcessSimulator"]
@@ -182,6 +183,8 @@ class InProcessSimulator:
             needs another one).
         app: shorthand for :meth:`deliver_webhooks_to` (an ASGI or WSGI app).
         world: share an existing world (advanced).
+        adapters: more simulated platforms (:class:`omnimsg_sim.platforms.SimAdapter`),
+            served beside the shipped ones (see "Adding a platform" in the docs).
 
     Give your clients ``clock=sim.clock`` so that their pre-flight checks and the simulator
     agree on "now".
@@ -197,8 +200,9 @@ class InProcessSimulator:
         async_webhook_transport: httpx.AsyncBaseTransport | None = None,
         app: object = None,
         world: World | None = None,
+        adapters: Iterable[SimAdapter] = (),
     ) -> None:
-        self.core = SimCore(config, world=world)
+        self.core = SimCore(config, world=world, adapters=adapters)
         self._timeout = config.sim.webhook_timeout
         self._portal: _Portal | None = None
         self._http = httpx.Client(timeout=self._timeout)

@@ -62,6 +62,11 @@ def credential(
             return bytes(stored).decode()
         if (yield StoreAdd(_lock(key), b"1", refresh.lock_ttl)):
             try:
+                # Read again under the lock: a worker that refreshed between our read and our
+                # lock has stored the value and released the lock already (no second fetch).
+                stored = yield StoreGet(key)
+                if stored is not None:
+                    return bytes(stored).decode()
                 value, lifetime = yield from fetch()
                 yield StoreSet(key, value.encode(), max(lifetime - refresh.margin, 1.0))
             finally:

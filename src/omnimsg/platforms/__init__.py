@@ -2,6 +2,12 @@
 
 :data:`BUILTIN` is the registry the clients start from; ``Client(..., adapters=[...])`` adds
 or replaces platforms without touching it (see ``adapter.py`` for what an adapter provides).
+
+What an adapter of one's own needs is here too: the effects its flows yield (:class:`Request`,
+and the store operations of :mod:`omnimsg.stores.ops`), the :class:`Response` they receive,
+:func:`call` (the one request loop: errors mapped, retries through the clock) with its
+:class:`RetryPolicy`, :func:`credential` and :func:`forget` (a token fetched once across every
+worker sharing the store), and the ``JSON`` type of raw payloads.
 """
 
 from __future__ import annotations
@@ -9,11 +15,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from .._core.calls import call
+from .._core.credentials import Refresh, credential, forget
+from .._core.effects import Flow, Request, Response
+from .._core.retry import RetryPolicy
+from .._types import JSON
 from .adapter import Adapter, Capability, Channel, WebhookReader
 from .whatsapp import WhatsApp
 from .whatsapp.adapter import ADAPTER as _WHATSAPP
 
-__all__ = ["BUILTIN", "Adapter", "Capability", "Channel", "WebhookReader", "WhatsApp"]
+__all__ = [
+    "BUILTIN",
+    "JSON",
+    "Adapter",
+    "Capability",
+    "Channel",
+    "Flow",
+    "Refresh",
+    "Request",
+    "Response",
+    "RetryPolicy",
+    "WebhookReader",
+    "WhatsApp",
+    "call",
+    "credential",
+    "forget",
+]
 
 BUILTIN: Mapping[str, Adapter] = MappingProxyType({_WHATSAPP.platform: _WHATSAPP})
 """The platforms omnimsg ships, by name (read-only)."""

@@ -20,7 +20,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..safejson import BadJSON, loads
+from ...safejson import BadJSON, loads
+from .state import Customer, Number
 
 __all__ = [
     "MEDIA_KINDS",
@@ -30,6 +31,8 @@ __all__ = [
     "check_message",
     "check_reply",
     "decode_base64",
+    "message_object",
+    "quote_interactive",
 ]
 
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
@@ -322,3 +325,65 @@ def decode_base64(text: str, where: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise Refused(f"{where}: not valid base64") from None
+
+
+def message_object(spec: dict[str, Any]) -> dict[str, Any]:
+    """The message part of an inbound request: ``message`` in full, or a shorthand.
+
+    Raises:
+        Refused: when neither is given, or a shorthand or the ``context`` is malformed.
+    """
+    message = spec.get("message")
+    if isinstance(message, dict):
+        if "type" not in message:
+            raise Refused("message.type: missing")
+        out = dict(message)
+    elif message is not None:
+        raise Refused("message: expected an object")
+    elif isinstance(spec.get("text"), str):
+        out = {"type": "text", "text": {"body": spec["text"]}}
+    elif spec.get("button_reply") is not None:
+        check_reply(spec["button_reply"], "button_reply")
+        out = {
+            "type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": spec["button_reply"]},
+        }
+    elif spec.get("list_reply") is not None:
+        check_reply(spec["list_reply"], "list_reply", description=True)
+        out = {
+            "type": "interactive",
+            "interactive": {"type": "list_reply", "list_reply": spec["list_reply"]},
+        }
+    else:
+        raise Refused(
+            "give 'message' (a WhatsApp message object) or a shorthand: 'text', "
+            "'button_reply', 'list_reply'"
+        )
+    if spec.get("context") is not None:
+        check_context(spec["context"], "context")
+        out["context"] = spec["context"]
+    return out
+
+
+def quote_interactive(
+    message: dict[str, Any], number: Number, customer: Customer, new_wamid: Callable[[], str]
+) -> None:
+    """Give a button or list reply the ``context`` real ones always carry (spec §2).
+
+    ``{"from": <the business's display number>, "id": <the interactive message replied
+    to>}``: the last interactive message the business sent this customer, a generated wamid
+    when there was none; a context given without ``from`` or ``id`` is completed the same way.
+    pywa's ``CallbackSelection`` reads ``context`` unconditionally.
+    """
+    interactive = message.get("interactive")
+    if message.get("type") != "interactive" or not isinstance(interactive, dict):
+        return
+    if interactive.get("type") not in ("button_reply", "list_reply"):
+        return
+    given = message.get("context") if isinstance(message.get("context"), dict) else {}
+    assert isinstance(given, dict)
+    message["context"] = {
+        "from": given.get("from") or number.cfg.display_phone_number,
+        "id": given.get("id") or customer.last_interactive or new_wamid(),
+        **{k: v for k, v in given.items() if k not in ("from", "id")},
+    }

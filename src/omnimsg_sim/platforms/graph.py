@@ -1,0 +1,174 @@
+"""The Graph host that WhatsApp and Messenger share: ids resolved by the registered object.
+
+``/v23.0/{object-id}/{edge}`` means whatever the object is: a WhatsApp phone number, a WABA,
+a media object, a template, or (Messenger) a Page. Graph looks the id up; so does
+:class:`GraphHost`, asking each :class:`~omnimsg_sim.platforms.adapter.GraphTenant` whether it
+owns the id. An id nobody owns gets Graph's own answer, code 100 subcode 33 (spec/whatsapp.md
+§0). Graph's errors and their envelope live here, as data, for every tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from omnimsg.rules import Violation
+
+from ..effects import SimFlow, SimRequest, SimResponse
+from .adapter import GraphTenant
+
+__all__ = [
+    "BAD_TOKEN",
+    "NO_TOKEN",
+    "GraphError",
+    "GraphHost",
+    "graph_error",
+    "no_such_object",
+    "violation_response",
+]
+
+VERSIONED = re.compile(r"^/v\d+\.\d+/(.+)$")
+"""A Graph path: ``/v{major}.{minor}/`` and the object id with its edge."""
+
+_GRAPH_DOCS = "https://developers.facebook.com/docs/graph-api"
+
+# Graph prefixes "(#code) " only to the messages of product-specific codes (spec §5.2: WhatsApp's
+# "(#131047) Re-engagement message", "(#100) Invalid parameter"); Graph's own errors come bare
+# (spec §0): 190 "Invalid OAuth access token - Cannot parse access token", 2500 "An active
+# access token must be used...", 100/33 "Unsupported get request. Object with ID ...".
+_BARE_CODES = frozenset({190, 2500})
+_BARE_SUBCODES = frozenset({33})
+
+
+@attrs.frozen
+class GraphError:
+    """One of Graph's errors, as data: its code, its title, its HTTP status, its subcode."""
+
+    code: int
+    title: str
+    status: int = 400
+    subcode: int | None = None
+    type: str = "OAuthException"
+
+    def response(self, trace: str, details: str | None = None) -> SimResponse:
+        """This error's answer, with ``details`` in ``error_data`` when given."""
+        return graph_error(
+            self.code,
+            self.title,
+            details=details,
+            status=self.status,
+            subcode=self.subcode,
+            trace=trace,
+            error_type=self.type,
+        )
+
+
+# Graph's own errors (spec/whatsapp.md §0), the same for every product on the host.
+NO_TOKEN = GraphError(
+    2500, "An active access token must be used to query information about the current user."
+)
+BAD_TOKEN = GraphError(190, "Invalid OAuth access token - Cannot parse access token", status=401)
+
+
+def graph_error(
+    code: int,
+    title: str,
+    *,
+    details: str | None = None,
+    status: int = 400,
+    subcode: int | None = None,
+    trace: str = "AsimTrace0000000000000",
+    error_type: str = "OAuthException",
+) -> SimResponse:
+    """A Graph API error: ``{"error": {message, type, code, error_data, fbtrace_id}}``.
+
+    Shape: spec/whatsapp.md §5.2 (real 132000 and 131056 payloads). ``title`` becomes the
+    message, with the ``(#code)`` prefix unless the error is one of Graph's own.
+    """
+    bare = code in _BARE_CODES or subcode in _BARE_SUBCODES
+    error: dict[str, Any] = {
+        "message": title if bare else f"(#{code}) {title}",
+        "type": error_type,
+        "code": code,
+    }
+    if details is not None:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    error["fbtrace_id"] = trace
+    return SimResponse(
+        status=status,
+        body=json.dumps({"error": error}, separators=(",", ":")).encode(),
+        headers=(("x-fb-trace-id", trace),),
+    )
+
+
+def violation_response(v: Violation, trace: str) -> SimResponse:
+    """A rule violation rendered as the product's own error answer."""
+    code = v.native_code if isinstance(v.native_code, int) else 100
+    return graph_error(
+        code,
+        v.title or v.message,
+        details=v.details or v.message,
+        status=v.http_status,
+        trace=trace,
+    )
+
+
+def no_such_object(method: str, object_id: str, trace: str) -> SimResponse:
+    """Graph's answer to an unknown object or edge: code 100, subcode 33 (spec §0).
+
+    A Graph-level error, so its message has no ``(#100)`` prefix.
+    """
+    return graph_error(
+        100,
+        f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, "
+        "cannot be loaded due to missing permissions, or does not support this operation. "
+        f"Please read the Graph API documentation at {_GRAPH_DOCS}",
+        status=400,
+        subcode=33,
+        trace=trace,
+        error_type="GraphMethodException",
+    )
+
+
+def _answer(response: SimResponse) -> SimFlow[SimResponse]:
+    yield from ()  # a flow that needs no effect
+    return response
+
+
+class GraphHost:
+    """Routes ``/v{version}/{object-id}[/{edge}]`` to the tenant that owns the object."""
+
+    def __init__(self, tenants: Sequence[GraphTenant], trace: Callable[[], str]) -> None:
+        self.tenants = tuple(tenants)
+        self._trace = trace
+
+    def _tenant(self, object_id: str) -> GraphTenant | None:
+        for tenant in self.tenants:
+            if tenant.owns(object_id):
+                return tenant
+        return None
+
+    def route(self, req: SimRequest) -> SimFlow[SimResponse] | None:
+        """The owner's flow for a Graph path, Graph's 100/33 for an unknown id; else ``None``."""
+        m = VERSIONED.match(req.path)
+        if not m:
+            return None
+        object_id, _, edge = m.group(1).strip("/").partition("/")
+        tenant = self._tenant(object_id)
+        if tenant is None:
+            return _answer(no_such_object(req.method, object_id, self._trace()))
+        return tenant.graph(req, object_id, edge or None)
+
+    def owner(self, path: str) -> GraphTenant | None:
+        """Whose envelope an error on ``path`` takes: the object's owner (any tenant's for an
+        unknown object: the envelope is Graph's); ``None`` off the Graph paths."""
+        m = VERSIONED.match(path)
+        if not m or not self.tenants:
+            return None
+        return self._tenant(m.group(1).strip("/").partition("/")[0]) or self.tenants[0]
