@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnimsg.testing import DEFAULT_WHATSAPP, ServerThread, whatsapp_sim_config
-from omnimsg_sim import InProcessSimulator
+from omnimsg_sim import InProcessSimulator, SimCore
 
 PNID = DEFAULT_WHATSAPP["phone_number_id"]
 WABA = DEFAULT_WHATSAPP["waba_id"]
@@ -60,6 +60,7 @@ def state(sim: InProcessSimulator, http: httpx.Client) -> tuple[Any, ...]:
         "/_sim/faults",
         "/_sim/clock",
         "/_sim/templates",
+        "/_sim/whatsapp/templates",
     ]
     answers = []
     for view in views:
@@ -141,9 +142,17 @@ JSON_ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/_sim/webhooks/verify", {"challenge": "42"}),
     ("/_sim/deliver", {}),
     ("/_sim/templates/status", {"name": "spring_sale", "status": "APPROVED"}),
+    ("/_sim/whatsapp/templates/status", {"name": "spring_sale", "status": "APPROVED"}),
     ("/_sim/faults", {"operation": "whatsapp.send", "status": 500}),
 ]
 SIM_POST_ROUTES = [path for path, _ in JSON_ROUTES if path.startswith("/_sim")]
+
+
+def test_every_platform_control_operation_is_fuzzed() -> None:
+    """A platform's own POST operations (``/_sim/<name>/<op>``) are all in the routes above."""
+    platforms = SimCore(whatsapp_sim_config()).platforms.values()
+    served = {f"/_sim/{p.name}/{op}" for p in platforms for m, op in p.operations if m == "POST"}
+    assert served and served <= set(SIM_POST_ROUTES)
 
 
 def headers_for(path: str) -> dict[str, str]:
