@@ -158,8 +158,13 @@ def test_an_adapter_satisfies_the_protocol() -> None:
 def tin_simulator(app_client: list[Client]) -> InProcessSimulator:
     """WhatsApp and Tin in one simulator; their webhooks go to one app (``app_client[0]``)."""
 
+    failing = ["carol"]  # the app is down for carol's first message (503), then back
+
     def app(request: httpx.Request) -> httpx.Response:
         client, platform = app_client[0], request.url.path.strip("/")
+        if failing and b'from="carol"' in request.content:
+            failing.clear()
+            return httpx.Response(503)
         outcome = client.webhooks.handle(
             platform, request.method, str(request.url), request.headers, request.read()
         )
@@ -235,6 +240,14 @@ def test_tin_through_the_simulator_beside_whatsapp() -> None:
     forged = http.post("/send", headers={"authorization": "Tin nope"}, json={})
     assert (forged.status_code, forged.json()["code"]) == (401, "TIN-AUTH")
     assert sim.control("POST", "/_sim/inbound", {"platform": "tin", "user": 1})["error"]
+    # A refused delivery is retried on the virtual clock, by a batch: the platform reads
+    # that answer too (the path a WeChat passive reply takes).
+    first = sim.control("POST", "/_sim/inbound", {"platform": "tin", "user": "carol", "text": "?"})
+    assert first["delivery"]["status"] == 503 and first["delivery"]["retry_at"] is not None
+    answers = sim.core.platforms["tin"].answers
+    assert answers[-1] == b""
+    retried = sim.control("POST", "/_sim/clock/advance", {"seconds": 10})["delivered"]
+    assert [d["status"] for d in retried] == [200] and answers[-1] == b"<ack/>"
     # A reset rebuilds every platform, Tin included, from its adapter.
     sim.control("POST", "/_sim/reset")
     assert sim.control("GET", "/_sim/state")["tin"]["acc1"] == {"followers": [], "last_inbound": {}}

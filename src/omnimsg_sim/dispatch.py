@@ -44,8 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .effects import Delivery, DeliveryOutcome
-from .platforms.whatsapp import outcome_json
+from .effects import Delivery, DeliveryOutcome, outcome_json
 from .sink import is_sink
 
 if TYPE_CHECKING:
@@ -229,7 +228,7 @@ class Batch:
         self._running.discard(job)
         self._lanes.in_flight -= 1
         delivery = job.delivery
-        retry_at = settle(self._world, delivery, outcomes)
+        retry_at = self._core.settle(delivery, outcomes)  # its platform reads the answers too
         if self._results is not None:
             self._results[job.index] = delivery_result(delivery, outcomes[0], retry_at)
         key = delivery.lane

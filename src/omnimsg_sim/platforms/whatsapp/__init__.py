@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-from ...effects import outcome_json
 from ..adapter import SimAdapter
 from .sim import WhatsAppSim
 from .state import normalize_phone
 
-__all__ = ["ADAPTER", "WhatsAppSim", "normalize_phone", "outcome_json"]
+__all__ = ["ADAPTER", "WhatsAppSim", "normalize_phone"]
 
 ADAPTER = SimAdapter(
     "whatsapp", lambda config, world, faults: WhatsAppSim(config.whatsapp, world, faults)
