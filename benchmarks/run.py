@@ -467,6 +467,7 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
     import orjson
 
     from omnimsg import Unknown
+    from omnimsg.stores import SQLiteStore
 
     rows: list[Row] = []
     counts = (
@@ -519,9 +520,11 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
         events0 = parser.webhooks.parse("whatsapp", h0, b0)
         assert len(events0) == per_body, events0
         assert not any(isinstance(e, Unknown) for e in events0), events0
-        outcome = omnimsg_client().webhooks.handle("whatsapp", "POST", url, h0, b0)
-        assert outcome.status == 200, outcome
-        assert len(outcome.events) == per_body, outcome
+        for store in (None, SQLiteStore()):
+            checked = omnimsg_client(**({} if store is None else {"store": store}))
+            outcome = checked.webhooks.handle("whatsapp", "POST", url, h0, b0)
+            assert outcome.status == 200, outcome
+            assert len(outcome.events) == per_body, outcome
         catcher = _ErrorCounter()
         pywa_logger = logging.getLogger("pywa")
         pywa_logger.addHandler(catcher)
@@ -544,6 +547,7 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
             "omnimsg webhooks.handle (MemoryStore)",
             "pywa handler (validator + webhook_update_handler)",
             "pywa typed, every item (validator + from_update each)",
+            "omnimsg webhooks.handle (SQLiteStore)",
         ]
         case_rows = {
             names[0]: Row("webhooks", case, names[0], "events/s", note=f"{size} B body"),
@@ -554,8 +558,18 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
                 names[2],
                 "events/s",
                 baseline=names[0],
-                target=0.5,
+                target=0.4,
                 note="fresh store per round, unique ids per body",
+            ),
+            names[5]: Row(
+                "webhooks",
+                case,
+                names[5],
+                "events/s",
+                baseline=names[0],
+                # DESIGN §5 sets the SQLite target on the 20-event bodies only.
+                target=0.1 if per_body > 1 else None,
+                note="in-memory database (no fsync), fresh per round, unique ids per body",
             ),
             names[3]: Row(
                 "webhooks",
@@ -582,11 +596,13 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
         bare(warm)
         om_parse(warm)
         om_handle(omnimsg_client(), warm)
+        om_handle(omnimsg_client(store=SQLiteStore()), warm)
         py_handler(PywaIngest(), warm)
         py_all(PywaIngest(), warm)
 
         for rnd in _rounds(repeats, args.budget):
             handle_client = omnimsg_client()  # fresh MemoryStore: every id is new this round
+            sqlite_client = omnimsg_client(store=SQLiteStore())  # the same, in SQLite
             pywa_handler = PywaIngest()  # fresh de-dup cache (pywa skips duplicate bodies)
             pywa_all = PywaIngest()
             plan: list[tuple[str, Callable[[], Any], int]] = [
@@ -595,6 +611,7 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
                 (names[2], functools.partial(om_handle, handle_client), per_body),
                 (names[3], functools.partial(py_handler, pywa_handler), 1),
                 (names[4], functools.partial(py_all, pywa_all), per_body),
+                (names[5], functools.partial(om_handle, sqlite_client), per_body),
             ]
             for name, fn, typed_per_body in rotated(plan, rnd):
                 wall, _cpu = timed(fn)

@@ -148,6 +148,17 @@ def test_memory_store_forgets_expired_keys_without_being_read() -> None:
     assert store.get("kept") == b"y"
 
 
+def test_memory_store_forgets_expired_keys_written_in_batches() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    store.batch([Add(f"seen{i}", b"1", 10) for i in range(1000)])
+    store.batch([SetMax("window", 5.0, 10), Set("kept", b"x", 10), Set("kept", b"y")])
+    clock.advance(11)
+    store.batch([Add(f"new{i}", b"1", 100) for i in range(300)])  # the writes sweep
+    assert len(store) == 301
+    assert store.get("kept") == b"y"
+
+
 # --- batches: one round trip for a webhook body ---------------------------------------------
 
 from hypothesis import given, settings  # noqa: E402
@@ -207,6 +218,25 @@ def test_a_batch_means_the_same_as_its_operations_one_by_one(
         assert batched.batch(second) == run_each(reference, second)
         if isinstance(batched, SQLiteStore):
             batched.close()
+
+
+def test_sqlite_batch_larger_than_one_statement(tmp_path: Path) -> None:
+    # More keys than one query binds and more rows than one upsert carries (sqlite.py).
+    ops: list[Op] = []
+    for i in range(1500):
+        ops += [Add(f"k{i}", b"1", 60), Get(f"k{i}"), SetMax(f"t{i % 700}", float(i), 60)]
+    ops += [Delete("k3"), Get("k3"), Incr("n", 2), Incr("n", 3)]
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "big.db", clock=clock)
+    expected = MemoryStore(clock=clock).batch(ops)
+    assert store.batch(ops) == expected
+    assert store.batch([Add("k0", b"2", 60), Get("k1499"), Get("t699"), Get("k3")]) == [
+        False,
+        b"1",
+        b"1399.0",
+        None,
+    ]
+    store.close()
 
 
 def test_delete_if_releases_only_the_holders_claim(backend: tuple[Any, FakeClock]) -> None:

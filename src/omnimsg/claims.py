@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import attrs
 
 from .models.events import Event
-from .stores.ops import Add, DeleteIf, Get, Op, Set
+from .stores.ops import DeleteIf, Op, new_add, new_get, new_set
 
 __all__ = ["DONE", "Claim", "claim_ops", "new_token", "read_claims", "settle_ops"]
 
@@ -57,9 +57,9 @@ class Claim:
 def claim_ops(keys: Sequence[str], token: bytes, lease: float) -> list[Op]:
     """Claim every key for ``lease`` seconds and read back who holds it (two ops per key)."""
     ops: list[Op] = []
-    for key in keys:
-        ops.append(Add(key, token, lease))
-        ops.append(Get(key))
+    for key in keys:  # the fast constructors: this runs for every event of a delivery
+        ops.append(new_add(key=key, value=token, ttl=lease))
+        ops.append(new_get(key=key))
     return ops
 
 
@@ -92,5 +92,5 @@ def new_token(random_hex: str) -> bytes:
 def settle_ops(keys: Sequence[str], token: bytes, *, handled: bool, ttl: float) -> list[Op]:
     """Mark ``keys`` done (kept ``ttl`` seconds), or release the ones this claim still holds."""
     if handled:
-        return [Set(key, DONE, ttl) for key in keys]
+        return [new_set(key=key, value=DONE, ttl=ttl) for key in keys]
     return [DeleteIf(key, token) for key in keys]

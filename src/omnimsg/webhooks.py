@@ -30,15 +30,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ._core.effects import NOW, Flow, StoreBatch
+from ._fast import fast_constructor
 from ._inbound import Headers, WebhookConfig, WebhookOutcome, raw_body
 from ._types import Platform
 from .claims import DONE, Claim, claim_ops, read_claims, settle_ops
 from .exceptions import ConfigurationError, SignatureError, WebhookParseError
 from .models.events import Event
 from .platforms.adapter import Adapter, Channel, WebhookReader
-from .stores.ops import Add, Op
+from .stores.ops import Op, new_add
 
 __all__ = ["Headers", "Receiver", "WebhookConfig", "WebhookOutcome"]
+
+# The answer to every accepted delivery, built on the hot path (see omnimsg/_fast.py).
+_new_outcome = fast_constructor(WebhookOutcome)
 
 
 class Receiver:
@@ -136,16 +140,23 @@ class Receiver:
         reader, events = got
         yield NOW  # a following clock syncs before the store measures TTLs on it
         ttl = self.config.dedup_ttl
-        ops: list[Op] = [Add(reader.dedup_key(event), DONE, ttl) for event in events]
+        dedup_key, state_ops = reader.dedup_key, reader.state_ops
+        ops: list[Op] = [new_add(key=dedup_key(event), value=DONE, ttl=ttl) for event in events]
         for event in events:
-            ops.extend(reader.state_ops(event))  # idempotent: applied to re-deliveries too
+            ops += state_ops(event)  # idempotent: applied to re-deliveries too
         results = yield StoreBatch(tuple(ops))
-        fresh = [event for event, first in zip(events, results, strict=False) if first]
+        fresh = tuple([event for event, first in zip(events, results, strict=False) if first])
+        apply_rest = reader.apply_rest
         for event in fresh:
-            yield from reader.apply_rest(event)
+            yield from apply_rest(event)
         return reader.answer(
-            WebhookOutcome(
-                status=200, body=b"OK", events=tuple(fresh), duplicates=len(events) - len(fresh)
+            _new_outcome(
+                status=200,
+                body=b"OK",
+                content_type="text/plain",
+                events=fresh,
+                duplicates=len(events) - len(fresh),
+                error=None,
             )
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..exceptions import StoreError
-from ._batch import run_op
+from ._batch import run_ops
 from .ops import Op
 
 __all__ = ["MemoryStore"]
@@ -54,8 +54,10 @@ class MemoryStore:
 
     def _wrote(self, now: float) -> None:
         self._writes += 1
-        if self._writes % _PURGE_EVERY:
-            return
+        if not self._writes % _PURGE_EVERY:
+            self._purge(now)
+
+    def _purge(self, now: float) -> None:
         heap = self._expiries
         while heap and heap[0][0] <= now:
             expires, key = heapq.heappop(heap)
@@ -114,27 +116,20 @@ class MemoryStore:
 
     def batch(self, ops: Sequence[Op]) -> list[Any]:
         """Run ``ops`` in order under one lock; their results in order (see ``stores.ops``)."""
+        expiring: list[tuple[float, str]] = []
         with self._lock:
             now = self._clock.time()
-            return [run_op(self, op, now) for op in ops]
-
-    # --- the primitives batch() dispatches to (called under the lock) ---
-
-    def _get_at(self, key: str, now: float) -> bytes | None:
-        return self._live(key, now)
-
-    def _add_at(self, key: str, value: bytes, ttl: float | None, now: float) -> bool:
-        return self._add(key, value, ttl, now)
-
-    def _set_at(self, key: str, value: bytes, ttl: float | None, now: float) -> None:
-        self._put(key, value, self._expiry(ttl))
-        self._wrote(now)
-
-    def _delete_key(self, key: str) -> None:
-        self._data.pop(key, None)
-
-    def _incr_at(self, key: str, amount: int, ttl: float | None, now: float) -> int:
-        return self._incr(key, amount, ttl, now)
+            try:
+                return run_ops(self._data, ops, now, expiring)
+            finally:  # what ran before a failed op stays, so its keys must still expire
+                heap = self._expiries
+                for item in expiring:
+                    heapq.heappush(heap, item)
+                if expiring:
+                    before = self._writes
+                    self._writes = before + len(expiring)
+                    if before // _PURGE_EVERY != self._writes // _PURGE_EVERY:
+                        self._purge(now)
 
     def __len__(self) -> int:
         with self._lock:

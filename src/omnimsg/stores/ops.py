@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from .._fast import fast_constructor
+
 if TYPE_CHECKING:
     from . import AsyncStore, Store
 
@@ -106,6 +108,13 @@ class SetMax:
 
 
 Op: TypeAlias = Get | Set | Add | Delete | Incr | DeleteIf | SetMax
+
+# Hot-path constructors (same frozen instances, see omnimsg/_fast.py): a webhook body makes
+# a few operations per event. Every argument is given.
+new_add = fast_constructor(Add)
+new_get = fast_constructor(Get)
+new_set = fast_constructor(Set)
+new_set_max = fast_constructor(SetMax)
 
 
 def number(raw: bytes | None) -> float | None:

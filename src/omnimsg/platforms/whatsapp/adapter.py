@@ -13,7 +13,7 @@ from ..._inbound import Headers, WebhookConfig, WebhookOutcome, header, url_text
 from ..._violation import Violation
 from ...exceptions import ConfigurationError, SignatureError, WebhookParseError
 from ...models.content import Content
-from ...models.events import Event
+from ...models.events import Event, TemplateStatusChanged
 from ...models.refs import Address
 from ...models.results import SendResult, Window
 from ...signing import HubSignatureVerifier
@@ -26,6 +26,16 @@ __all__ = ["ADAPTER", "WhatsAppAdapter", "WhatsAppWebhooks"]
 
 _SIGNATURE = "x-hub-signature-256"
 _SIGNATURE_CANONICAL = "X-Hub-Signature-256"
+
+
+def _nothing() -> Flow[None]:
+    yield from ()
+
+
+# One finished flow, shared: ``yield from`` a finished generator returns ``None`` at once,
+# so the events that need no more state cost no new generator each (DESIGN §5).
+_NOTHING = _nothing()
+_NOTHING.close()
 
 
 class WhatsAppWebhooks:
@@ -102,6 +112,8 @@ class WhatsAppWebhooks:
 
     def apply_rest(self, event: Event) -> Flow[None]:
         """The template cache, from template status webhooks."""
+        if not isinstance(event, TemplateStatusChanged):
+            return _NOTHING  # nearly every event needs no more state (a hot path)
         return flows.apply_rest(event)
 
     def answer(self, outcome: WebhookOutcome) -> WebhookOutcome:

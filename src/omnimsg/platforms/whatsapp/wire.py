@@ -21,7 +21,7 @@ date conversion on them:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from ..._fast import fast_constructor
@@ -86,10 +86,11 @@ _new_referral = fast_constructor(Referral)
 _new_location = fast_constructor(Location)
 _new_reaction = fast_constructor(Reaction)
 # Inbound media always carry an id and never a link, which is all Media's own check asks.
-_new_media: dict[type[Media], Callable[..., Media]] = {
-    cls: fast_constructor(cls, skip_post_init=True)
-    for cls in (Image, Video, Audio, Document, Sticker)
-}
+_new_image = fast_constructor(Image, skip_post_init=True)
+_new_video = fast_constructor(Video, skip_post_init=True)
+_new_audio = fast_constructor(Audio, skip_post_init=True)
+_new_document = fast_constructor(Document, skip_post_init=True)
+_new_sticker = fast_constructor(Sticker, skip_post_init=True)
 _BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]+$")
 
 
@@ -366,20 +367,22 @@ def _obj(d: Mapping[str, Any], key: str) -> dict[str, Any]:
     return v
 
 
-def _media_in(cls: type[_M], o: dict[str, Any], **extra: Any) -> _M:
-    media_id = o.get("id")
+def _media_parts(
+    msg: dict[str, Any], kind: str
+) -> tuple[dict[str, Any], str, str | None, str | None]:
+    """``(object, media_id, mime_type, sha256)`` of an inbound media message (hot path)."""
+    o = msg.get(kind)
+    if not isinstance(o, dict):
+        raise ValueError(f"missing object {kind!r}")
+    get = o.get
+    media_id, mime_type, sha256 = get("id"), get("mime_type"), get("sha256")
     if not isinstance(media_id, str) or not media_id:
         raise ValueError("inbound media without an id")
-    mime_type, sha256 = o.get("mime_type"), o.get("sha256")  # _str() inlined (hot path)
-    return cast(
-        "_M",
-        _new_media[cls](
-            media_id=media_id,
-            url=None,
-            mime_type=mime_type if isinstance(mime_type, str) else None,
-            sha256=sha256 if isinstance(sha256, str) else None,
-            **extra,
-        ),
+    return (
+        o,
+        media_id,
+        mime_type if isinstance(mime_type, str) else None,
+        sha256 if isinstance(sha256, str) else None,
     )
 
 
@@ -431,21 +434,53 @@ def _content(msg: dict[str, Any]) -> Content | UnsupportedContent | None:
     kind = msg.get("type")
     if kind == "text":
         return Text(str(_obj(msg, "text").get("body", "")))
+    # Media: one constructor each, without **kwargs (webhook ingest is a hot path).
     if kind == "image":
-        o = _obj(msg, "image")
-        return _media_in(Image, o, caption=_str(o, "caption"))
+        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
+        return _new_image(
+            media_id=media_id,
+            url=None,
+            mime_type=mime_type,
+            sha256=sha256,
+            caption=_str(o, "caption"),
+        )
     if kind == "video":
-        o = _obj(msg, "video")
-        return _media_in(Video, o, caption=_str(o, "caption"))
+        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
+        return _new_video(
+            media_id=media_id,
+            url=None,
+            mime_type=mime_type,
+            sha256=sha256,
+            caption=_str(o, "caption"),
+        )
     if kind == "audio":
-        o = _obj(msg, "audio")
-        return _media_in(Audio, o, voice=bool(o.get("voice", False)))
+        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
+        return _new_audio(
+            media_id=media_id,
+            url=None,
+            mime_type=mime_type,
+            sha256=sha256,
+            voice=bool(o.get("voice", False)),
+        )
     if kind == "document":
-        o = _obj(msg, "document")
-        return _media_in(Document, o, caption=_str(o, "caption"), filename=_str(o, "filename"))
+        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
+        return _new_document(
+            media_id=media_id,
+            url=None,
+            mime_type=mime_type,
+            sha256=sha256,
+            caption=_str(o, "caption"),
+            filename=_str(o, "filename"),
+        )
     if kind == "sticker":
-        o = _obj(msg, "sticker")
-        return _media_in(Sticker, o, animated=bool(o.get("animated", False)))
+        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
+        return _new_sticker(
+            media_id=media_id,
+            url=None,
+            mime_type=mime_type,
+            sha256=sha256,
+            animated=bool(o.get("animated", False)),
+        )
     if kind == "location":
         o = _obj(msg, "location")
         return _new_location(
