@@ -341,10 +341,6 @@ def test_framework_file_end_to_end(title: str, tmp_path: Path) -> None:
         assert inbound["delivery"]["status"] == 500, inbound["delivery"]
         assert inbound["delivery"]["retry_at"] is not None
         assert _replies(http, sim) == [REPLY] * 3
-        # uvicorn closes the connection of a request whose app raised, once the 500 is out,
-        # in the same step of its loop. An answer to a request of ours comes after that step,
-        # so the simulator's next delivery is not sent on the closing connection (ReadError).
-        assert http.get(app_url, params=HANDSHAKE).text == HANDSHAKE["hub.challenge"]
         _sim(http, sim, "/_sim/clock/advance", {"seconds": FIRST_RETRY})
         retried = [(1, 500), (2, 200)]
         _until(lambda: _attempts(http, sim, inbound["delivery"]) == retried, "not redelivered")

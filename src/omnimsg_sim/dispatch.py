@@ -202,9 +202,11 @@ class Batch:
             delivery = self._next()
             if delivery is None:
                 return None
-            fault = self._core.faults.take(
-                delivery.platform, f"{delivery.platform}.webhook", delivery.account, None
-            )
+            faults, fault = self._core.faults, None
+            if faults.rules:  # a load sets none: no look-up (and no string built) per webhook
+                fault = faults.take(
+                    delivery.platform, f"{delivery.platform}.webhook", delivery.account, None
+                )
             job = Job(delivery=delivery, times=2 if fault and fault.action == "duplicate" else 1)
             if self._results is not None:
                 job.index = len(self._results)

