@@ -10,9 +10,10 @@ from ._core.retry import RetryPolicy
 from ._types import JSONObject, Platform
 from .claims import Claim, new_token
 from .clock import Clock
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, PolicyViolation
 from .models.content import Content
 from .models.events import Event
+from .models.options import SendOptions
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .platforms import BUILTIN, Adapter, Channel
@@ -80,11 +81,30 @@ class Engine:
 
     # --- unified operations ---
 
-    def send(
-        self, to: Address, content: Content, reply_to: str | None, callback_data: str | None
-    ) -> Flow[SendResult]:
+    def _capability(self, ch: Channel, content: Content) -> Violation | None:
+        """Refuse, before anything else, a content type the platform has no form for.
+
+        Each adapter's capability table names every unified type: ``native``, a declared
+        ``fallback`` (the adapter converts it), or ``refused``; a type it does not name is
+        refused too, so a new content type is never dropped silently by an old adapter.
+        """
+        name = type(content).__name__
+        if self.adapters[ch.platform].capabilities.get(name) in ("native", "fallback"):
+            return None
+        return Violation(
+            rule_id=f"{ch.platform}.capability",
+            platform=ch.platform,
+            message=f"{ch.platform} cannot show {name}: it has no native form there and no "
+            "declared fallback (see the platform's capability table)",
+            native_code=None,
+        )
+
+    def send(self, to: Address, content: Content, options: SendOptions) -> Flow[SendResult]:
         """Flow for ``send``."""
         ch = self._for(to)
+        refused = self._capability(ch, content)
+        if refused is not None:
+            raise PolicyViolation([refused])
         now: float = yield NOW
         return (
             yield from self.adapters[ch.platform].send(
@@ -94,16 +114,20 @@ class Engine:
                 now=now,
                 retry=self.retry,
                 preflight=self.preflight,
-                reply_to=reply_to,
-                callback_data=callback_data,
+                options=options,
             )
         )
 
-    def check(self, to: Address, content: Content) -> Flow[tuple[Violation, ...]]:
+    def check(
+        self, to: Address, content: Content, options: SendOptions
+    ) -> Flow[tuple[Violation, ...]]:
         """Flow for ``check``."""
         ch = self._for(to)
+        refused = self._capability(ch, content)
+        if refused is not None:
+            return (refused,)
         now: float = yield NOW
-        return (yield from self.adapters[ch.platform].check(ch, to, content, now))
+        return (yield from self.adapters[ch.platform].check(ch, to, content, now, options))
 
     def window(self, to: Address) -> Flow[Window]:
         """Flow for ``window``."""

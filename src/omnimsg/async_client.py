@@ -20,6 +20,7 @@ from .clock import Clock, SystemClock
 from .drivers import AsyncHttpxDriver
 from .models.content import Content
 from .models.events import Event
+from .models.options import SendOptions
 from .models.refs import Address
 from .models.results import MediaInfo, SendResult, TemplateInfo, Window
 from .platforms import Adapter
@@ -97,6 +98,8 @@ class AsyncClient:
         *,
         reply_to: str | None = None,
         callback_data: str | None = None,
+        tag: str | None = None,
+        human: bool = False,
     ) -> SendResult:
         """Send ``content`` to ``to``; the same call on every platform.
 
@@ -108,17 +111,24 @@ class AsyncClient:
             content: what to send (``Text``, ``Image``, ``Buttons``, ``Template``...).
             reply_to: quote this earlier message id.
             callback_data: your own string, echoed back in status webhooks.
+            tag: a message tag that allows the send outside the standard window (Messenger's
+                ``"HUMAN_AGENT"``); only platforms with tags take one.
+            human: a person wrote this message (Messenger's ``HUMAN_AGENT`` allows only those).
 
         Raises:
-            PolicyViolation: the rules forbid it now (e.g. the window is closed).
+            PolicyViolation: the rules forbid it now (e.g. the window is closed), or the
+                platform has no form for this content type.
             PlatformError: the platform refused it (a subclass names why).
             TransportError: no answer from the platform.
         """
-        return await self._run(self._engine.send(to, content, reply_to, callback_data))
+        options = SendOptions(reply_to=reply_to, callback_data=callback_data, tag=tag, human=human)
+        return await self._run(self._engine.send(to, content, options))
 
-    async def check(self, to: Address, content: Content) -> tuple[Violation, ...]:
+    async def check(
+        self, to: Address, content: Content, *, tag: str | None = None, human: bool = False
+    ) -> tuple[Violation, ...]:
         """The rules ``content`` would break if sent to ``to`` now (empty: it may be sent)."""
-        return await self._run(self._engine.check(to, content))
+        return await self._run(self._engine.check(to, content, SendOptions(tag=tag, human=human)))
 
     async def window(self, to: Address) -> Window:
         """The messaging window with ``to``: open or not, until when, what is allowed after."""

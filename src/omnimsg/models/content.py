@@ -19,6 +19,8 @@ __all__ = [
     "Audio",
     "Button",
     "Buttons",
+    "Card",
+    "Cards",
     "Contact",
     "ContactAddress",
     "ContactEmail",
@@ -28,11 +30,13 @@ __all__ = [
     "Content",
     "Document",
     "Image",
+    "LinkButton",
     "ListMenu",
     "ListRow",
     "ListSection",
     "Location",
     "Media",
+    "QuickReplies",
     "Raw",
     "Reaction",
     "Sticker",
@@ -50,6 +54,19 @@ def _choices(value: object) -> tuple[Button, ...]:
     if not isinstance(value, list | tuple):
         raise ConfigurationError("buttons must be a list of strings or Button objects")
     return tuple(b if isinstance(b, Button) else Button(id=str(b), title=str(b)) for b in value)
+
+
+def _card_buttons(value: Iterable[Button | LinkButton | str]) -> tuple[Button | LinkButton, ...]:
+    """A card's buttons: ``Button``/``LinkButton`` values, or strings (reply buttons)."""
+    if not isinstance(value, list | tuple):
+        raise ConfigurationError("a card's buttons must be a list")
+    return tuple(
+        b if isinstance(b, Button | LinkButton) else Button(id=str(b), title=str(b)) for b in value
+    )
+
+
+def _cards(value: Iterable[Card]) -> tuple[Card, ...]:
+    return tuple(value)
 
 
 def _contacts(value: Iterable[Contact]) -> tuple[Contact, ...]:
@@ -225,6 +242,50 @@ class Buttons:
     footer: str | None = attrs.field(default=None, kw_only=True)
 
 
+@attrs.frozen(slots=True)
+class QuickReplies:
+    """A question with suggested answers that disappear once one is tapped.
+
+    ``QuickReplies("How was it?", ["Great", "OK", "Bad"])``: Messenger's and LINE's quick
+    replies (up to 13). Platforms without them use a declared fallback (WhatsApp: reply
+    buttons up to 3, a list up to 10).
+    """
+
+    body: str
+    replies: tuple[Button, ...] = attrs.field(converter=_choices)
+
+
+@attrs.frozen(slots=True)
+class LinkButton:
+    """A button that opens ``url`` (on a card)."""
+
+    title: str
+    url: str
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Card:
+    """One card of a carousel: a title, and optionally a subtitle, a picture and buttons.
+
+    ``url`` is where tapping the card itself goes; ``buttons`` are reply buttons
+    (:class:`Button`, or strings) and link buttons (:class:`LinkButton`).
+    """
+
+    title: str
+    subtitle: str | None = None
+    image_url: str | None = None
+    url: str | None = None
+    buttons: tuple[Button | LinkButton, ...] = attrs.field(default=(), converter=_card_buttons)
+
+
+@attrs.frozen(slots=True)
+class Cards:
+    """A carousel of cards the customer swipes through (Messenger's generic template, LINE's
+    carousel)."""
+
+    cards: tuple[Card, ...] = attrs.field(converter=_cards)
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class ListRow:
     """One choice in a list menu."""
@@ -344,6 +405,8 @@ Content: TypeAlias = (
     | Contacts
     | Reaction
     | Buttons
+    | QuickReplies
+    | Cards
     | ListMenu
     | UrlButton
     | Template

@@ -31,6 +31,7 @@ from .._inbound import Headers, WebhookConfig, WebhookOutcome
 from .._violation import Violation
 from ..models.content import Content
 from ..models.events import Event
+from ..models.options import SendOptions
 from ..models.refs import Address
 from ..models.results import SendResult, Window
 from ..stores.ops import Op
@@ -113,16 +114,24 @@ class Adapter(Protocol):
         now: float,
         retry: RetryPolicy,
         preflight: bool,
-        reply_to: str | None,
-        callback_data: str | None,
+        options: SendOptions,
     ) -> Flow[SendResult]:
-        """Send ``content``: the platform's rules first (when ``preflight``), then the request."""
+        """Send ``content``: the platform's rules first (when ``preflight``), then the request.
+
+        ``content`` is a type the capability table names ``native`` or ``fallback`` (the
+        engine refuses the rest); a fallback is the adapter's to convert.
+        """
         ...
 
     def check(
-        self, channel: Channel, to: Address, content: Content, now: float
+        self,
+        channel: Channel,
+        to: Address,
+        content: Content,
+        now: float,
+        options: SendOptions,
     ) -> Flow[tuple[Violation, ...]]:
-        """The rules ``content`` would break if sent to ``to`` now."""
+        """The rules ``content`` would break if sent to ``to`` now, with these options."""
         ...
 
     def window(self, channel: Channel, to: Address, now: float) -> Flow[Window]:

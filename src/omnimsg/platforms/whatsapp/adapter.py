@@ -14,6 +14,7 @@ from ..._violation import Violation
 from ...exceptions import ConfigurationError, SignatureError, WebhookParseError
 from ...models.content import Content
 from ...models.events import Event, TemplateStatusChanged
+from ...models.options import SendOptions
 from ...models.refs import Address
 from ...models.results import SendResult, Window
 from ...signing import HubSignatureVerifier
@@ -21,6 +22,7 @@ from ...stores.ops import Op
 from ..adapter import Capability, Channel
 from . import flows
 from .channel import WhatsApp
+from .fallbacks import convert
 
 __all__ = ["ADAPTER", "WhatsAppAdapter", "WhatsAppWebhooks"]
 
@@ -125,27 +127,33 @@ class WhatsAppAdapter:
     """The WhatsApp Business Platform (Cloud API) on the seam."""
 
     platform = "whatsapp"
-    # Every unified content type has a native WhatsApp form (spec §4.2).
+    # Each unified content type: its native form (spec §4.2), a fallback, or refused.
     capabilities: Mapping[str, Capability] = MappingProxyType(
-        dict.fromkeys(
-            [
-                "Text",
-                "Image",
-                "Video",
-                "Audio",
-                "Document",
-                "Sticker",
-                "Location",
-                "Contacts",
-                "Reaction",
-                "Buttons",
-                "ListMenu",
-                "UrlButton",
-                "Template",
-                "Raw",
-            ],
-            "native",
-        )
+        {
+            **dict.fromkeys(
+                [
+                    "Text",
+                    "Image",
+                    "Video",
+                    "Audio",
+                    "Document",
+                    "Sticker",
+                    "Location",
+                    "Contacts",
+                    "Reaction",
+                    "Buttons",
+                    "ListMenu",
+                    "UrlButton",
+                    "Template",
+                    "Raw",
+                ],
+                "native",
+            ),
+            # fallbacks.convert: reply buttons up to three, else a one-section list.
+            "QuickReplies": "fallback",
+            # No carousel outside approved media-card templates: send a Template instead.
+            "Cards": "refused",
+        }
     )
 
     def webhooks(self, channels: Sequence[Channel], config: WebhookConfig) -> WhatsAppWebhooks:
@@ -161,30 +169,45 @@ class WhatsAppAdapter:
         now: float,
         retry: RetryPolicy,
         preflight: bool,
-        reply_to: str | None,
-        callback_data: str | None,
+        options: SendOptions,
     ) -> Flow[SendResult]:
         """``POST /{phone-number-id}/messages``, after the pre-flight."""
         return flows.send(
             _number(channel),
             to,
-            content,
+            convert(content),
             now=now,
             retry=retry,
             preflight=preflight,
-            reply_to=reply_to,
-            callback_data=callback_data,
+            reply_to=_untagged(options).reply_to,
+            callback_data=options.callback_data,
         )
 
     def check(
-        self, channel: Channel, to: Address, content: Content, now: float
+        self,
+        channel: Channel,
+        to: Address,
+        content: Content,
+        now: float,
+        options: SendOptions,
     ) -> Flow[tuple[Violation, ...]]:
         """The pre-flight without sending."""
-        return flows.check(_number(channel), to.user, content, now)
+        _untagged(options)
+        return flows.check(_number(channel), to.user, convert(content), now)
 
     def window(self, channel: Channel, to: Address, now: float) -> Flow[Window]:
         """The 24-hour customer-service window."""
         return flows.window(_number(channel), to, now)
+
+
+def _untagged(options: SendOptions) -> SendOptions:
+    """WhatsApp has no message tags: outside the window it sends templates (spec §5.1)."""
+    if options.tag is not None:
+        raise ConfigurationError(
+            f"WhatsApp has no message tags (tag={options.tag!r}); outside the 24 h window, "
+            "send an approved Template"
+        )
+    return options
 
 
 def _number(channel: Channel) -> WhatsApp:
