@@ -21,7 +21,7 @@ date conversion on them:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from ..._fast import fast_constructor
@@ -386,6 +386,35 @@ def _media_parts(
     )
 
 
+_MediaIn = Callable[
+    [dict[str, Any], str, str | None, str | None], Image | Video | Audio | Document | Sticker
+]
+# Media: one constructor each, without **kwargs (webhook ingest is a hot path); each gets
+# (object, media_id, mime_type, sha256) from _media_parts.
+_MEDIA_IN: dict[str, _MediaIn] = {
+    "image": lambda o, i, m, h: _new_image(
+        media_id=i, url=None, mime_type=m, sha256=h, caption=_str(o, "caption")
+    ),
+    "video": lambda o, i, m, h: _new_video(
+        media_id=i, url=None, mime_type=m, sha256=h, caption=_str(o, "caption")
+    ),
+    "audio": lambda o, i, m, h: _new_audio(
+        media_id=i, url=None, mime_type=m, sha256=h, voice=bool(o.get("voice", False))
+    ),
+    "document": lambda o, i, m, h: _new_document(
+        media_id=i,
+        url=None,
+        mime_type=m,
+        sha256=h,
+        caption=_str(o, "caption"),
+        filename=_str(o, "filename"),
+    ),
+    "sticker": lambda o, i, m, h: _new_sticker(
+        media_id=i, url=None, mime_type=m, sha256=h, animated=bool(o.get("animated", False))
+    ),
+}
+
+
 def _contacts_in(items: list[Any]) -> Contacts:
     cards: list[Contact] = []
     for c in items:
@@ -434,53 +463,10 @@ def _content(msg: dict[str, Any]) -> Content | UnsupportedContent | None:
     kind = msg.get("type")
     if kind == "text":
         return Text(str(_obj(msg, "text").get("body", "")))
-    # Media: one constructor each, without **kwargs (webhook ingest is a hot path).
-    if kind == "image":
-        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
-        return _new_image(
-            media_id=media_id,
-            url=None,
-            mime_type=mime_type,
-            sha256=sha256,
-            caption=_str(o, "caption"),
-        )
-    if kind == "video":
-        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
-        return _new_video(
-            media_id=media_id,
-            url=None,
-            mime_type=mime_type,
-            sha256=sha256,
-            caption=_str(o, "caption"),
-        )
-    if kind == "audio":
-        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
-        return _new_audio(
-            media_id=media_id,
-            url=None,
-            mime_type=mime_type,
-            sha256=sha256,
-            voice=bool(o.get("voice", False)),
-        )
-    if kind == "document":
-        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
-        return _new_document(
-            media_id=media_id,
-            url=None,
-            mime_type=mime_type,
-            sha256=sha256,
-            caption=_str(o, "caption"),
-            filename=_str(o, "filename"),
-        )
-    if kind == "sticker":
-        o, media_id, mime_type, sha256 = _media_parts(msg, kind)
-        return _new_sticker(
-            media_id=media_id,
-            url=None,
-            mime_type=mime_type,
-            sha256=sha256,
-            animated=bool(o.get("animated", False)),
-        )
+    if isinstance(kind, str):
+        make_media = _MEDIA_IN.get(kind)
+        if make_media is not None:
+            return make_media(*_media_parts(msg, kind))
     if kind == "location":
         o = _obj(msg, "location")
         return _new_location(
