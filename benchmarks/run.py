@@ -629,6 +629,224 @@ def bench_webhooks(args: argparse.Namespace) -> list[Row]:
 
 
 # --------------------------------------------------------------------------------------------
+# 1b. webhook ingest, Messenger (spec/messenger.md §2; research §4 samples)
+# --------------------------------------------------------------------------------------------
+
+FB_PAGE_ID = "104512345678901"
+FB_APP_ID = 1517776481860111
+FB_WEBHOOK_URL = "https://bot.example.com/webhooks/messenger"
+_FB_BASE_MS = _BASE_TS * 1000
+
+
+def _psid(i: int) -> str:
+    return f"{6_700_000_000_000_000 + i % _USERS}"
+
+
+def _fb_mid(seq: int) -> str:
+    return f"m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_{seq:010d}"
+
+
+def _fb_event(seq: int, kind: int) -> dict[str, Any]:
+    """One messaging event of the ``kind``-th sort, as a Page receives them (spec §2.2)."""
+    psid = _psid(seq)
+    ts = _FB_BASE_MS + seq * 1000
+    head: dict[str, Any] = {
+        "sender": {"id": psid},
+        "recipient": {"id": FB_PAGE_ID},
+        "timestamp": ts,
+    }
+    k = kind % 10
+    if k in (0, 4, 8):
+        head["message"] = {
+            "mid": _fb_mid(seq),
+            "text": f"Hi, where is my order #{seq}? It was due yesterday.",
+        }
+    elif k == 1:
+        head["message"] = {
+            "mid": _fb_mid(seq),
+            "text": "Thanks, that helps! \U0001f44d",
+            "reply_to": {"mid": _fb_mid(seq + 10_000_000), "is_self_reply": False},
+        }
+    elif k == 2:
+        head["message"] = {
+            "mid": _fb_mid(seq),
+            "attachments": [
+                {
+                    "type": "image",
+                    "payload": {
+                        "url": f"https://scontent.xx.fbcdn.net/v/t1.15752-9/{seq}_n.jpg?_nc_cat=1&oh=00_AfB"
+                    },
+                }
+            ],
+        }
+    elif k == 3:
+        head["message"] = {
+            "mid": _fb_mid(seq),
+            "text": "Track it",
+            "quick_reply": {"payload": "TRACK"},
+        }
+    elif k == 5:
+        head["postback"] = {"mid": _fb_mid(seq), "title": "Talk to an agent", "payload": "AGENT"}
+    elif k == 6:
+        sticker = {
+            "url": "https://scontent.xx.fbcdn.net/v/t39.1997-6/like.png",
+            "sticker_id": 369239263222822,
+        }
+        head["message"] = {
+            "mid": _fb_mid(seq),
+            "attachments": [
+                {"type": "sticker", "payload": sticker},
+                {"type": "image", "payload": sticker},
+            ],
+        }
+    elif k == 7:
+        del head["timestamp"]
+        head["delivery"] = {"mids": [_fb_mid(seq + 20_000_000)], "watermark": ts}
+    else:
+        head["read"] = {"watermark": ts - 500}
+    return head
+
+
+def fb_webhook_body(case: str, n: int) -> tuple[bytes, int]:
+    """The ``n``-th Messenger body of ``case`` (every id in it fresh) and its event count."""
+    seq = n * 64
+    count = 1 if case == "single" else 20
+    events = [_fb_event(seq + i, i) for i in range(count)]
+    payload = {
+        "object": "page",
+        "entry": [{"id": FB_PAGE_ID, "time": _FB_BASE_MS + seq, "messaging": events}],
+    }
+    # Meta sends compact JSON, non-ASCII escaped (spec §1.2): the signature covers these bytes.
+    return json.dumps(payload, separators=(",", ":")).encode(), count
+
+
+def fb_client(*, badge_log: bool = True, **kwargs: Any) -> Any:
+    import omnimsg
+
+    page = omnimsg.Messenger(
+        page_id=FB_PAGE_ID, page_access_token=TOKEN, app_secret=APP_SECRET, badge_log=badge_log
+    )
+    return omnimsg.Client([page], **kwargs)
+
+
+def bench_webhooks_messenger(args: argparse.Namespace) -> list[Row]:
+    """Messenger ingest against bare HMAC + orjson: single events and 20-event bodies."""
+    import orjson
+
+    from omnimsg import Unknown
+    from omnimsg.stores import SQLiteStore
+
+    rows: list[Row] = []
+    counts = {"single": 600, "batch20": 120} if args.quick else {"single": 3000, "batch20": 500}
+    repeats = 3 if args.quick else 7
+    key = APP_SECRET.encode()
+    digestmod = hashlib.sha256
+    url = FB_WEBHOOK_URL
+    for case, n in counts.items():
+        bodies = []
+        for i in range(n):
+            body, per_body = fb_webhook_body(case, i)
+            bodies.append((signed_headers(body), body))
+        size = len(bodies[0][1])
+        label = f"messenger {case}"
+
+        def bare(work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
+            for headers, body in work:
+                expected = hmac.new(key, body, digestmod).hexdigest()
+                if not hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]):
+                    raise AssertionError("bad signature")
+                orjson.loads(body)
+
+        parser = fb_client()
+
+        def om_parse(work: list[tuple[dict[str, str], bytes]] = bodies, c: Any = parser) -> None:
+            parse = c.webhooks.parse
+            for headers, body in work:
+                parse("messenger", headers, body)
+
+        def om_handle(c: Any, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
+            handle = c.webhooks.handle
+            for headers, body in work:
+                handle("messenger", "POST", url, headers, body)
+
+        # --- correctness first: no contender may be timed on an error path ---
+        h0, b0 = bodies[0]
+        events0 = parser.webhooks.parse("messenger", h0, b0)
+        assert len(events0) == per_body, events0
+        assert not any(isinstance(e, Unknown) for e in events0), events0
+        for store in (None, SQLiteStore()):
+            checked = fb_client(**({} if store is None else {"store": store}))
+            outcome = checked.webhooks.handle("messenger", "POST", url, h0, b0)
+            assert outcome.status == 200, outcome
+            assert len(outcome.events) == per_body, outcome
+
+        names = [
+            "bare: hmac + compare_digest + orjson.loads",
+            "omnimsg webhooks.parse",
+            "omnimsg webhooks.handle (MemoryStore)",
+            "omnimsg webhooks.handle (SQLiteStore)",
+            "omnimsg webhooks.handle (MemoryStore, badge_log=False)",
+        ]
+        case_rows = {
+            names[0]: Row("webhooks", label, names[0], "events/s", note=f"{size} B body"),
+            names[1]: Row("webhooks", label, names[1], "events/s", baseline=names[0], target=0.5),
+            names[2]: Row(
+                "webhooks",
+                label,
+                names[2],
+                "events/s",
+                baseline=names[0],
+                target=0.4,
+                note="fresh store per round, unique ids per body; the badge log included",
+            ),
+            names[3]: Row(
+                "webhooks",
+                label,
+                names[3],
+                "events/s",
+                baseline=names[0],
+                target=0.1 if per_body > 1 else None,
+                note="in-memory database (no fsync), fresh per round, unique ids per body",
+            ),
+            names[4]: Row(
+                "webhooks",
+                label,
+                names[4],
+                "events/s",
+                baseline=names[0],
+                note="no conversation log for the badge: windows and de-duplication only",
+            ),
+        }
+        warm = bodies[: min(20, n)]
+        bare(warm)
+        om_parse(warm)
+        om_handle(fb_client(), warm)
+        om_handle(fb_client(store=SQLiteStore()), warm)
+        om_handle(fb_client(badge_log=False), warm)
+        for rnd in _rounds(repeats, args.budget):
+            plan: list[tuple[str, Callable[[], Any]]] = [
+                (names[0], bare),
+                (names[1], om_parse),
+                (names[2], functools.partial(om_handle, fb_client())),
+                (names[3], functools.partial(om_handle, fb_client(store=SQLiteStore()))),
+                (names[4], functools.partial(om_handle, fb_client(badge_log=False))),
+            ]
+            for name, fn in rotated(plan, rnd):
+                wall, _cpu = timed(fn)
+                case_rows[name].rates.append(n * per_body / wall)
+                case_rows[name].extra.setdefault("bodies_per_s", []).append(n / wall)
+        for r in case_rows.values():
+            r.extra["bodies_per_s"] = max(r.extra["bodies_per_s"])
+            r.extra["us_per_body"] = round(1e6 / r.extra["bodies_per_s"], 1)
+            if per_body > 1:
+                r.note = (r.note + "; " if r.note else "") + f"{r.extra['us_per_body']} us per body"
+        rows.extend(case_rows.values())
+        print(f"  webhooks/{label}: done", file=sys.stderr)
+    set_ratios(rows)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
 # servers in subprocesses
 # --------------------------------------------------------------------------------------------
 
@@ -1653,6 +1871,7 @@ def main() -> int:
     print(f"omnimsg benchmarks ({'quick' if args.quick else 'full'}) ...", file=sys.stderr)
     if "webhooks" in only:
         rows += bench_webhooks(args)
+        rows += bench_webhooks_messenger(args)
     if "send-sync" in only:
         rows += bench_send_sync(args)
     if "send-async" in only:

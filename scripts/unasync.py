@@ -93,6 +93,13 @@ REPLACEMENTS = [
         "self.templates = WhatsAppTemplates(client)",
         "self.templates = AsyncWhatsAppTemplates(client)",
     ),
+    ("class MessengerAPI:", "class AsyncMessengerAPI:"),
+    ("self.messenger = MessengerAPI(self)", "self.messenger = AsyncMessengerAPI(self)"),
+    ("class MessengerProfileAPI:", "class AsyncMessengerProfileAPI:"),
+    (
+        "self.profile = MessengerProfileAPI(client)",
+        "self.profile = AsyncMessengerProfileAPI(client)",
+    ),
     ("return self._client._run(", "return await self._client._run("),
     ("return self.settle(", "return await self.settle("),
     (

@@ -72,7 +72,8 @@ def test_the_error_tree_and_the_rules_import_each_other_without_a_circle() -> No
         return found, nested
 
     graph: dict[str, set[str]] = {}
-    for name in ("exceptions", "_violation", "rules/__init__", "rules/_core", "rules/whatsapp"):
+    modules = ("exceptions", "_violation", "rules/__init__", "rules/_core", "rules/whatsapp")
+    for name in (*modules, "rules/messenger"):
         path = src / f"{name}.py"
         found, nested = imports(path)
         assert not nested, f"{name}.py hides an import inside a function or TYPE_CHECKING"
@@ -80,6 +81,7 @@ def test_the_error_tree_and_the_rules_import_each_other_without_a_circle() -> No
     assert not any(m.startswith("omnimsg.rules") for m in graph["omnimsg.exceptions"])
     assert graph["omnimsg._violation"] <= {"omnimsg._types"}
     assert "omnimsg.exceptions" in graph["omnimsg.rules.whatsapp"]
+    assert "omnimsg.exceptions" in graph["omnimsg.rules.messenger"]
 
 
 def _in_type_checking(tree: object, node: object) -> bool:

@@ -17,6 +17,8 @@ PAIRS = [
     (omnimsg.Webhooks, omnimsg.AsyncWebhooks),
     (omnimsg.WhatsAppAPI, omnimsg.AsyncWhatsAppAPI),
     (omnimsg.WhatsAppTemplates, omnimsg.AsyncWhatsAppTemplates),
+    (omnimsg.MessengerAPI, omnimsg.AsyncMessengerAPI),
+    (omnimsg.MessengerProfileAPI, omnimsg.AsyncMessengerProfileAPI),
     (omnimsg.Receipt, omnimsg.AsyncReceipt),
     (omnimsg.Receiving, omnimsg.AsyncReceiving),
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from ._core.effects import NOW, Flow
 from ._core.retry import RetryPolicy
@@ -11,15 +12,27 @@ from ._types import JSONObject, Platform
 from .claims import Claim, new_token
 from .clock import Clock
 from .exceptions import ConfigurationError, PolicyViolation
-from .models.content import Content
+from .models.content import Button, Content, LinkButton
 from .models.events import Event
 from .models.options import SendOptions
 from .models.refs import Address
-from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .models.results import (
+    AppInfo,
+    MediaInfo,
+    MessengerProfile,
+    SendResult,
+    TemplateInfo,
+    UserProfile,
+    Window,
+)
 from .platforms import BUILTIN, Adapter, Channel
+from .platforms.messenger import Messenger
+from .platforms.messenger import flows as fb
+from .platforms.messenger.fallbacks import convert as fb_convert
 from .platforms.whatsapp import WhatsApp
 from .platforms.whatsapp import flows as wa
 from .rules import Violation
+from .rules.messenger import BadgeReport
 from .webhooks import Headers, Receiver, WebhookConfig, WebhookOutcome
 
 __all__ = ["Channel", "Engine"]
@@ -236,3 +249,123 @@ class Engine:
         return wa.delete_template(
             self.wa(account), name=name, template_id=template_id, retry=self.retry
         )
+
+    # --- Messenger extras ---
+
+    def fb(self, account: str | None) -> Messenger:
+        """The Messenger channel (``client.messenger``: that platform's own operations)."""
+        ch = self.channel("messenger", account)
+        if not isinstance(ch, Messenger):
+            raise ConfigurationError(f"the messenger channel is not a Messenger(...): {ch!r}")
+        return ch
+
+    def fb_to(self, to: Address) -> Messenger:
+        """The Messenger channel of a customer's address."""
+        if not isinstance(to, Address) or to.platform != "messenger":
+            raise ConfigurationError(
+                f"give a Messenger customer, Address('messenger', psid): {to!r}"
+            )
+        return self.fb(to.account)
+
+    def fb_sender_action(
+        self, to: Address, action: Literal["typing_on", "typing_off", "mark_seen"]
+    ) -> Flow[None]:
+        """Flow for ``messenger.typing_on``, ``typing_off`` and ``mark_seen``."""
+        return fb.sender_action(self.fb_to(to), to.user, action, retry=self.retry)
+
+    def fb_reply_to_comment(
+        self, comment_id: str, content: Content, metadata: str | None, account: str | None
+    ) -> Flow[SendResult]:
+        """Flow for ``messenger.reply_to_comment``: capabilities, then the private reply."""
+        ch = self.fb(account)
+        refused = self._capability(ch, content)
+        if refused is not None:
+            raise PolicyViolation([refused])
+        now: float = yield NOW
+        return (
+            yield from fb.reply_to_comment(
+                ch,
+                comment_id,
+                fb_convert(content),
+                now=now,
+                retry=self.retry,
+                preflight=self.preflight,
+                metadata=metadata,
+            )
+        )
+
+    def fb_user_profile(self, to: Address, fields: Sequence[str]) -> Flow[UserProfile]:
+        """Flow for ``messenger.user_profile``."""
+        return fb.user_profile(self.fb_to(to), to.user, fields, retry=self.retry)
+
+    def fb_upload(
+        self,
+        url: str,
+        kind: Literal["image", "video", "audio", "file"],
+        reusable: bool,
+        account: str | None,
+    ) -> Flow[str]:
+        """Flow for ``messenger.upload_attachment``."""
+        return fb.upload_attachment(
+            self.fb(account), url, kind, reusable=reusable, retry=self.retry
+        )
+
+    def fb_set_profile(
+        self,
+        *,
+        greeting: str | Mapping[str, str] | None,
+        get_started: str | None,
+        persistent_menu: Sequence[Button | LinkButton] | None,
+        composer_input_disabled: bool,
+        ice_breakers: Sequence[Button] | None,
+        account: str | None,
+    ) -> Flow[bool]:
+        """Flow for ``messenger.profile.set``."""
+        return fb.set_profile(
+            self.fb(account),
+            greeting=greeting,
+            get_started=get_started,
+            persistent_menu=persistent_menu,
+            composer_input_disabled=composer_input_disabled,
+            ice_breakers=ice_breakers,
+            retry=self.retry,
+        )
+
+    def fb_get_profile(self, fields: Sequence[str], account: str | None) -> Flow[MessengerProfile]:
+        """Flow for ``messenger.profile.get``."""
+        return fb.get_profile(self.fb(account), fields, retry=self.retry)
+
+    def fb_delete_profile(self, fields: Sequence[str], account: str | None) -> Flow[bool]:
+        """Flow for ``messenger.profile.delete``."""
+        return fb.delete_profile(self.fb(account), fields, retry=self.retry)
+
+    def fb_thread_control(
+        self,
+        action: Literal["pass", "take", "request"],
+        to: Address,
+        target_app_id: str | None,
+        metadata: str | None,
+    ) -> Flow[bool]:
+        """Flow for ``messenger.pass_thread_control`` and its siblings."""
+        return fb.thread_control(
+            self.fb_to(to),
+            action,
+            to.user,
+            target_app_id=target_app_id,
+            metadata=metadata,
+            retry=self.retry,
+        )
+
+    def fb_thread_owner(self, to: Address) -> Flow[str | None]:
+        """Flow for ``messenger.thread_owner``."""
+        return fb.thread_owner(self.fb_to(to), to.user, retry=self.retry)
+
+    def fb_secondary_receivers(self, account: str | None) -> Flow[list[AppInfo]]:
+        """Flow for ``messenger.secondary_receivers``."""
+        return fb.secondary_receivers(self.fb(account), retry=self.retry)
+
+    def fb_badge(self, account: str | None) -> Flow[BadgeReport]:
+        """Flow for ``messenger.badge``: the log in the store, at the clock's now."""
+        ch = self.fb(account)
+        now: float = yield NOW
+        return (yield from fb.badge(ch, now))

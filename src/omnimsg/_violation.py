@@ -25,6 +25,8 @@ class Violation:
         platform: the platform whose rule it is.
         message: a sentence for humans (never contains secrets).
         native_code: the error code the platform itself answers with.
+        native_subcode: the platform's sub-code, where it has them (Graph's
+            ``error_subcode``, e.g. Messenger's 10/2018278 outside the window).
         http_status: the HTTP status the platform answers with.
         title: the platform's short title for the code.
         details: the platform's longer explanation.
@@ -36,6 +38,7 @@ class Violation:
     platform: Platform
     message: str
     native_code: int | str | None
+    native_subcode: int | None = None
     http_status: int = 400
     title: str | None = None
     details: str | None = None

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -18,13 +18,23 @@ from ._types import JSONObject, Platform
 from .claims import Claim
 from .clock import Clock, SystemClock
 from .drivers import AsyncHttpxDriver
-from .models.content import Content
+from .models.content import Button, Content, LinkButton
 from .models.events import Event
 from .models.options import SendOptions
 from .models.refs import Address
-from .models.results import MediaInfo, SendResult, TemplateInfo, Window
+from .models.results import (
+    AppInfo,
+    MediaInfo,
+    MessengerProfile,
+    SendResult,
+    TemplateInfo,
+    UserProfile,
+    Window,
+)
 from .platforms import Adapter
+from .platforms.messenger import PAGE_INBOX_APP_ID
 from .rules import Violation
+from .rules.messenger import BadgeReport
 from .stores import AsyncStore, MemoryStore, Store, check_store
 from .webhooks import Headers, WebhookConfig, WebhookOutcome
 
@@ -87,6 +97,8 @@ class AsyncClient:
         """Webhook handling: :meth:`AsyncWebhooks.receive` (exactly once), ``claim``, ``handle``, ``parse``."""
         self.whatsapp = AsyncWhatsAppAPI(self)
         """WhatsApp-only operations: read receipts, media, templates."""
+        self.messenger = AsyncMessengerAPI(self)
+        """Messenger-only operations: sender actions, private replies, profiles, hand-over."""
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._driver, self.store, self.clock)
@@ -402,3 +414,149 @@ class AsyncWhatsAppTemplates:
         return await self._client._run(
             self._client._engine.wa_delete_template(name, template_id, account)
         )
+
+
+_PROFILE_DEFAULT_FIELDS = ("greeting", "get_started", "persistent_menu", "ice_breakers")
+_USER_DEFAULT_FIELDS = ("name", "first_name", "last_name", "profile_pic")
+
+
+class AsyncMessengerAPI:
+    """Messenger-only operations (``client.messenger``)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self.profile = AsyncMessengerProfileAPI(client)
+        """The Page's Messenger Profile: greeting, Get Started, persistent menu, ice breakers."""
+
+    async def typing_on(self, to: Address) -> None:
+        """Show the typing indicator to ``to`` (a request of its own, never with a message)."""
+        return await self._client._run(self._client._engine.fb_sender_action(to, "typing_on"))
+
+    async def typing_off(self, to: Address) -> None:
+        """Hide the typing indicator."""
+        return await self._client._run(self._client._engine.fb_sender_action(to, "typing_off"))
+
+    async def mark_seen(self, to: Address) -> None:
+        """Mark the customer's last message seen."""
+        return await self._client._run(self._client._engine.fb_sender_action(to, "mark_seen"))
+
+    async def reply_to_comment(
+        self,
+        comment_id: str,
+        content: Content,
+        *,
+        callback_data: str | None = None,
+        account: str | None = None,
+    ) -> SendResult:
+        """Answer a comment on one of the Page's posts privately, in Messenger.
+
+        One private reply per comment, within 7 days of the comment: a second one, or a late
+        one, raises :class:`~omnimsg.PolicyViolation` before any request. The window opens
+        only once the person answers. ``result.user_id`` is the person's PSID.
+        """
+        return await self._client._run(
+            self._client._engine.fb_reply_to_comment(comment_id, content, callback_data, account)
+        )
+
+    async def user_profile(
+        self, to: Address, *, fields: Sequence[str] = _USER_DEFAULT_FIELDS
+    ) -> UserProfile:
+        """The customer's name and picture (``locale``, ``timezone``, ``gender`` need Meta's
+        approval), for a personal greeting."""
+        return await self._client._run(self._client._engine.fb_user_profile(to, fields))
+
+    async def upload_attachment(
+        self,
+        url: str,
+        *,
+        kind: Literal["image", "video", "audio", "file"] = "image",
+        reusable: bool = True,
+        account: str | None = None,
+    ) -> str:
+        """Upload an attachment from ``url``; its ``attachment_id`` (send it as
+        ``Image(media_id=...)``; reusable ids expire after 90 days)."""
+        return await self._client._run(self._client._engine.fb_upload(url, kind, reusable, account))
+
+    async def pass_thread_control(
+        self,
+        to: Address,
+        *,
+        target_app_id: str = PAGE_INBOX_APP_ID,
+        metadata: str | None = None,
+    ) -> bool:
+        """Pass the conversation to another app: by default the Page Inbox, where a person
+        answers. This app then receives the conversation's events as ``standby``."""
+        return await self._client._run(
+            self._client._engine.fb_thread_control("pass", to, target_app_id, metadata)
+        )
+
+    async def take_thread_control(self, to: Address, *, metadata: str | None = None) -> bool:
+        """Take the conversation back (the primary receiver may, at any time)."""
+        return await self._client._run(
+            self._client._engine.fb_thread_control("take", to, None, metadata)
+        )
+
+    async def request_thread_control(self, to: Address, *, metadata: str | None = None) -> bool:
+        """Ask the app that owns the conversation to pass it to this one."""
+        return await self._client._run(
+            self._client._engine.fb_thread_control("request", to, None, metadata)
+        )
+
+    async def thread_owner(self, to: Address) -> str | None:
+        """The app id that owns the conversation now (``None``: nobody, the thread is idle)."""
+        return await self._client._run(self._client._engine.fb_thread_owner(to))
+
+    async def secondary_receivers(self, *, account: str | None = None) -> builtins.list[AppInfo]:
+        """The apps that may be passed a conversation (asked as the primary receiver)."""
+        return await self._client._run(self._client._engine.fb_secondary_receivers(account))
+
+    async def badge(self, *, account: str | None = None) -> BadgeReport:
+        """The Page's "Very responsive" figures over the last 7 days, from the conversation
+        log in the store: response rate, response time, and whether they meet the badge."""
+        return await self._client._run(self._client._engine.fb_badge(account))
+
+
+class AsyncMessengerProfileAPI:
+    """The Page's Messenger Profile (``client.messenger.profile``)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def set(
+        self,
+        *,
+        greeting: str | Mapping[str, str] | None = None,
+        get_started: str | None = None,
+        persistent_menu: Sequence[Button | LinkButton] | None = None,
+        composer_input_disabled: bool = False,
+        ice_breakers: Sequence[Button] | None = None,
+        account: str | None = None,
+    ) -> bool:
+        """Set the given properties (the others stay as they are).
+
+        ``greeting`` is a text (the ``default`` locale) or ``{locale: text}`` (a ``default``
+        is required; at most 160 characters); ``get_started`` the payload of the Get Started
+        button's postback; ``persistent_menu`` up to 20 postback :class:`~omnimsg.Button` and
+        link :class:`~omnimsg.LinkButton` items (Meta wants Get Started set for it);
+        ``ice_breakers`` up to 4 :class:`~omnimsg.Button` (the title is the question).
+        """
+        return await self._client._run(
+            self._client._engine.fb_set_profile(
+                greeting=greeting,
+                get_started=get_started,
+                persistent_menu=persistent_menu,
+                composer_input_disabled=composer_input_disabled,
+                ice_breakers=ice_breakers,
+                account=account,
+            )
+        )
+
+    async def get(
+        self, fields: Sequence[str] = _PROFILE_DEFAULT_FIELDS, *, account: str | None = None
+    ) -> MessengerProfile:
+        """The Page's current profile (the given properties)."""
+        return await self._client._run(self._client._engine.fb_get_profile(fields, account))
+
+    async def delete(self, fields: Sequence[str], *, account: str | None = None) -> bool:
+        """Remove properties, e.g. ``["persistent_menu", "get_started"]``."""
+        return await self._client._run(self._client._engine.fb_delete_profile(fields, account))

@@ -14,6 +14,7 @@ Every error omnimsg raises is an :class:`OmniMsgError`; nothing else (no bare ``
     └── PlatformError             the platform answered with an error
         ├── AuthenticationError   token invalid or expired
         ├── PermissionDenied      the app/account lacks a permission
+        │   └── RecipientUnavailable  the customer cannot be reached now (blocked, deactivated)
         ├── NotFound              the object (template, media, user) does not exist
         ├── InvalidRequest        the request is malformed or a parameter is invalid
         ├── PolicyRejected        the platform's rules refused it (window closed, template state)
@@ -21,7 +22,8 @@ Every error omnimsg raises is an :class:`OmniMsgError`; nothing else (no bare ``
         └── ServerError           the platform failed; usually safe to retry later
 
 Every :class:`PlatformError` keeps the platform, the native ``code`` and ``subcode``, the HTTP
-status, the request id and the raw body, so nothing the platform said is lost.
+status, the request id and the raw body, so nothing the platform said is lost; ``retryable``
+says the platform reported a temporary failure that did not act on the request.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "PolicyRejected",
     "PolicyViolation",
     "RateLimited",
+    "RecipientUnavailable",
     "ServerError",
     "SignatureError",
     "StoreError",
@@ -116,6 +119,9 @@ class PlatformError(OmniMsgError):
         request_id: the platform's trace/request id (``fbtrace_id``, ``x-line-request-id``...).
         details: the platform's human-readable details.
         raw: the raw response body, undecoded.
+        retryable: the platform said the failure is temporary and nothing was done (a
+            Messenger ``1200`` "Temporary send message failure"), so even a send may be
+            tried again.
     """
 
     def __init__(
@@ -129,6 +135,7 @@ class PlatformError(OmniMsgError):
         request_id: str | None = None,
         details: str | None = None,
         raw: bytes = b"",
+        retryable: bool = False,
     ) -> None:
         super().__init__(message)
         self.platform: Platform = platform
@@ -138,6 +145,7 @@ class PlatformError(OmniMsgError):
         self.request_id = request_id
         self.details = details
         self.raw = raw
+        self.retryable = retryable
 
     def __repr__(self) -> str:
         return (
@@ -152,6 +160,12 @@ class AuthenticationError(PlatformError):
 
 class PermissionDenied(PlatformError):
     """The app, page or number lacks a permission for this call."""
+
+
+class RecipientUnavailable(PermissionDenied):
+    """The customer cannot be reached right now: they blocked the account, deactivated, or
+    the platform will not say (Messenger 551/1545041). Treat it as lasting: mark the contact
+    unreachable instead of retrying."""
 
 
 class NotFound(PlatformError):

@@ -36,7 +36,7 @@ from ._types import Platform
 from .claims import DONE, Claim, claim_ops, read_claims, settle_ops
 from .exceptions import ConfigurationError, SignatureError, WebhookParseError
 from .models.events import Event
-from .platforms.adapter import Adapter, Channel, WebhookReader
+from .platforms.adapter import Adapter, AppliesBodies, Channel, WebhookReader
 from .stores.ops import Op, new_add
 
 __all__ = ["Headers", "Receiver", "WebhookConfig", "WebhookOutcome"]
@@ -59,6 +59,12 @@ class Receiver:
             name: adapters[name].webhooks(group, config) for name, group in by_platform.items()
         }
         self._known = frozenset(adapters)
+        # Readers that take a body's new events at once (checked once, not per delivery).
+        self._by_body: dict[str, AppliesBodies] = {
+            name: reader
+            for name, reader in self._readers.items()
+            if isinstance(reader, AppliesBodies)
+        }
 
     def reader(self, platform: Platform) -> WebhookReader:
         """The configured platform's reader.
@@ -72,6 +78,19 @@ class Receiver:
                 raise ConfigurationError(f"no {platform} channel is configured")
             raise ConfigurationError(f"webhooks for {platform!r} are not supported: no adapter")
         return found
+
+    def _apply(
+        self, platform: Platform, reader: WebhookReader, fresh: Sequence[Event]
+    ) -> Flow[None]:
+        """The read-first state of a body's new events: per body, or per event."""
+        by_body = self._by_body.get(platform)
+        if by_body is not None:
+            if fresh:
+                yield from by_body.apply_fresh(fresh)
+            return
+        apply_rest = reader.apply_rest
+        for event in fresh:
+            yield from apply_rest(event)
 
     def parse(self, platform: Platform, headers: Headers, body: bytes) -> list[Event]:
         """Verify and parse a POST body; raises typed errors (no state, no de-duplication)."""
@@ -146,9 +165,14 @@ class Receiver:
             ops += state_ops(event)  # idempotent: applied to re-deliveries too
         results = yield StoreBatch(tuple(ops))
         fresh = tuple([event for event, first in zip(events, results, strict=False) if first])
-        apply_rest = reader.apply_rest
-        for event in fresh:
-            yield from apply_rest(event)
+        by_body = self._by_body.get(platform)
+        if by_body is not None:  # inlined, not self._apply(): a hot path (DESIGN §5)
+            if fresh:
+                yield from by_body.apply_fresh(fresh)
+        else:
+            apply_rest = reader.apply_rest
+            for event in fresh:
+                yield from apply_rest(event)
         return reader.answer(
             _new_outcome(
                 status=200,
@@ -187,8 +211,7 @@ class Receiver:
             ops.extend(reader.state_ops(event))
         results = yield StoreBatch(tuple(ops))
         claim = read_claims(events, keys, token, results)
-        for event in claim.events:
-            yield from reader.apply_rest(event)
+        yield from self._apply(platform, reader, claim.events)
         busy = claim.busy > 0
         outcome = WebhookOutcome(
             status=503 if busy else 200,

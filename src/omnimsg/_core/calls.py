@@ -32,7 +32,8 @@ def call(
                 status=response.status,
                 idempotent=request.idempotent,
                 retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-                rate_limited=isinstance(error, RateLimited),
+                # Throttled, or a temporary failure the platform says it did not act on.
+                rate_limited=isinstance(error, RateLimited) or error.retryable,
             )
             if delay is None:
                 raise error

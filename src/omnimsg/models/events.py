@@ -17,17 +17,23 @@ from .content import Content
 from .refs import Address
 
 __all__ = [
+    "CommentReceived",
     "DeliveryError",
     "Event",
     "FollowChanged",
     "MessageContext",
+    "MessageEcho",
     "MessageReceived",
+    "OptIn",
     "Postback",
     "Pricing",
+    "ReactionChanged",
     "Referral",
+    "ReferralReceived",
     "StatusUpdate",
     "SystemNotice",
     "TemplateStatusChanged",
+    "ThreadControlChanged",
     "Unknown",
     "UnsupportedContent",
 ]
@@ -47,7 +53,12 @@ class MessageContext:
 
 @attrs.frozen(kw_only=True, slots=True)
 class Referral:
-    """The ad or post a customer came from (Click-to-WhatsApp, Messenger ads)."""
+    """The ad, link or post a customer came from (Click-to-WhatsApp, Messenger ads and m.me).
+
+    ``source_type`` is the platform's word for it (WhatsApp ``ad``/``post``; Messenger
+    ``ADS``, ``SHORTLINK``...), ``source_id`` the ad id, ``ref`` the parameter of an
+    ``m.me/<page>?ref=...`` link (Messenger).
+    """
 
     source_url: str | None = None
     source_id: str | None = None
@@ -55,6 +66,7 @@ class Referral:
     headline: str | None = None
     body: str | None = None
     click_id: str | None = None
+    ref: str | None = None
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -67,7 +79,11 @@ class UnsupportedContent:
 
 @attrs.frozen(kw_only=True, slots=True)
 class MessageReceived:
-    """A customer sent a message. It opens or refreshes the customer-service window."""
+    """A customer sent a message. It opens or refreshes the customer-service window.
+
+    ``standby`` is true when the message reached this app only because another app owns the
+    conversation (Messenger's hand-over protocol): look, but leave the answer to the owner.
+    """
 
     platform: Platform
     account: str
@@ -79,6 +95,7 @@ class MessageReceived:
     phone: str | None = None
     context: MessageContext | None = None
     referral: Referral | None = None
+    standby: bool = False
     raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
 
     @property
@@ -94,8 +111,11 @@ class Postback:
     """A customer tapped a button or chose a list row (``payload`` is the id you gave it).
 
     ``source`` says which: ``"button"`` (reply button), ``"list"`` (list row),
-    ``"template_button"`` (a template's quick reply), ``"flow"`` (a completed flow).
-    On WhatsApp this is also a message and refreshes the window.
+    ``"template_button"`` (a template's quick reply), ``"flow"`` (a completed flow),
+    ``"postback"`` (a Messenger postback button, Get Started or a menu item),
+    ``"quick_reply"`` (a Messenger quick reply; ``title`` is its text). A tap refreshes the
+    window like a message. ``referral`` is where a Get Started tap came from (an m.me link,
+    an ad); ``standby`` as on :class:`MessageReceived` (a standby postback has no payload).
     """
 
     platform: Platform
@@ -105,10 +125,14 @@ class Postback:
     timestamp: float
     payload: str
     title: str | None = None
-    source: Literal["button", "list", "template_button", "flow", "postback"] = "button"
+    source: Literal["button", "list", "template_button", "flow", "postback", "quick_reply"] = (
+        "button"
+    )
     description: str | None = None
     user_name: str | None = None
     context: MessageContext | None = None
+    referral: Referral | None = None
+    standby: bool = False
     raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
 
     @property
@@ -141,7 +165,12 @@ class Pricing:
 
 @attrs.frozen(kw_only=True, slots=True)
 class StatusUpdate:
-    """What happened to a message you sent: ``sent``, ``delivered``, ``read``, ``played``, ``failed``."""
+    """What happened to a message you sent: ``sent``, ``delivered``, ``read``, ``played``, ``failed``.
+
+    Messenger's receipts carry a ``watermark`` (Unix seconds): every message sent up to then
+    was delivered (or read). A delivery receipt that names its messages is one event per
+    message id; a read receipt names none, so its ``message_id`` is empty.
+    """
 
     platform: Platform
     account: str
@@ -153,6 +182,8 @@ class StatusUpdate:
     pricing: Pricing | None = None
     conversation_id: str | None = None
     callback_data: str | None = None
+    watermark: float | None = None
+    standby: bool = False
     raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
 
     kind: ClassVar[str] = "status"
@@ -221,6 +252,164 @@ class FollowChanged:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class MessageEcho:
+    """A message the business account sent, echoed back (Messenger ``message_echoes``).
+
+    Sent by this app, another app on the account, or a person in the platform's inbox
+    (``app_id`` tells them apart). ``user`` is the customer it went to. Echoes are not
+    customer messages: they never open a window (answering them loops).
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    message_id: str
+    timestamp: float
+    content: Content | UnsupportedContent | None
+    app_id: str | None = None
+    metadata: str | None = None
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "echo"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReactionChanged:
+    """A customer reacted to a message, or took the reaction back (``removed``).
+
+    ``message_id`` is the message reacted to; ``emoji`` the emoji, ``reaction`` the
+    platform's name for it (Messenger: ``love``, ``like``, ``smile``...).
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    message_id: str
+    timestamp: float
+    emoji: str | None
+    reaction: str | None = None
+    removed: bool = False
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "reaction"
+
+    @property
+    def sender(self) -> Address:
+        """The customer's address, ready for ``client.send``."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ThreadControlChanged:
+    """Who answers a conversation changed, or is asked to (Messenger's hand-over protocol).
+
+    ``action``: ``"pass"`` (an app passed it to ``new_owner``), ``"take"`` (``new_owner``
+    took it from ``previous_owner``), ``"request"`` (``requested_owner`` asks for it), or
+    ``"roles"`` (the apps' roles on the account changed: ``roles``, app id to role names;
+    no ``user`` then). App ids are strings, whatever the platform sent.
+    """
+
+    platform: Platform
+    account: str
+    user: str | None
+    timestamp: float
+    action: Literal["pass", "take", "request", "roles"]
+    previous_owner: str | None = None
+    new_owner: str | None = None
+    requested_owner: str | None = None
+    metadata: str | None = None
+    roles: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "thread_control"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CommentReceived:
+    """Someone commented on one of the account's posts (Messenger: a Page feed change).
+
+    ``verb`` is ``"add"``, ``"edited"``, ``"remove"`` or ``"hide"``. ``parent_id`` is the
+    post for a top-level comment, the parent comment for a reply. A comment does not open
+    the messaging window, but may get one private reply
+    (``client.messenger.reply_to_comment``).
+    """
+
+    platform: Platform
+    account: str
+    comment_id: str
+    post_id: str | None
+    user: str | None
+    timestamp: float
+    verb: str
+    text: str | None = None
+    user_name: str | None = None
+    parent_id: str | None = None
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "comment"
+
+    @property
+    def is_reply(self) -> bool:
+        """True for a reply to another comment (not to the post itself)."""
+        return self.parent_id is not None and self.parent_id != self.post_id
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReferralReceived:
+    """A customer came back to the conversation through a link or an ad (Messenger
+    ``messaging_referrals``: an m.me link with ``ref``, a Click-to-Messenger ad).
+
+    A new conversation's referral arrives on its Get Started :class:`Postback` instead.
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    referral: Referral
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "referral"
+
+    @property
+    def sender(self) -> Address:
+        """The customer's address, ready for ``client.send``."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OptIn:
+    """A customer opted in to something (Messenger ``messaging_optins``).
+
+    ``type`` is the platform's (``notification_messages`` for marketing messages), else
+    ``None`` (a Send-to-Messenger or checkbox plugin: ``ref``). A checkbox plugin knows the
+    person only by ``user_ref``, which is then also ``user``. ``token`` sends the marketing
+    messages (hidden from ``repr``); ``token_expires_at`` is Unix seconds.
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    type: str | None = None
+    ref: str | None = None
+    payload: str | None = None
+    user_ref: str | None = None
+    title: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
+    frequency: str | None = None
+    token_status: str | None = None
+    token_expires_at: float | None = None
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "optin"
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class Unknown:
     """An item omnimsg does not recognise; ``raw`` keeps it whole and ``reason`` says why.
 
@@ -244,6 +433,12 @@ Event: TypeAlias = (
     | TemplateStatusChanged
     | SystemNotice
     | FollowChanged
+    | MessageEcho
+    | ReactionChanged
+    | ThreadControlChanged
+    | CommentReceived
+    | ReferralReceived
+    | OptIn
     | Unknown
 )
 """Any inbound event."""

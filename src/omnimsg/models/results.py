@@ -7,12 +7,16 @@ from datetime import datetime
 import attrs
 
 from .._types import JSON, Platform
+from .content import Button, LinkButton
 from .refs import Address
 
 __all__ = [
+    "AppInfo",
     "MediaInfo",
+    "MessengerProfile",
     "SendResult",
     "TemplateInfo",
+    "UserProfile",
     "Window",
 ]
 
@@ -74,3 +78,52 @@ class TemplateInfo:
     category: str | None = None
     parameter_format: str | None = None
     components: JSON = attrs.field(eq=False, default=None, repr=False)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class UserProfile:
+    """What the platform tells about a customer (Messenger's User Profile API).
+
+    ``name``, ``first_name``, ``last_name`` and ``profile_pic`` (a URL) by default;
+    ``locale``, ``timezone`` (hours from UTC) and ``gender`` only with Meta's approval.
+    """
+
+    id: str
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    profile_pic: str | None = None
+    locale: str | None = None
+    timezone: float | None = None
+    gender: str | None = None
+    raw: JSON = attrs.field(eq=False, default=None, repr=False)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppInfo:
+    """An app on the account (Messenger's hand-over: a secondary receiver)."""
+
+    id: str
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MessengerProfile:
+    """A Page's Messenger Profile: what a customer sees before and around a conversation.
+
+    Attributes:
+        greeting: ``(locale, text)`` pairs, shown before the first message.
+        get_started: the payload of the Get Started button's postback (``None``: no button).
+        persistent_menu: the menu's items: postback :class:`Button` and link
+            :class:`LinkButton` (the ``default`` locale's).
+        composer_input_disabled: the menu replaces the text box.
+        ice_breakers: the suggested first questions (``title`` the question, ``id`` the
+            postback payload; the ``default`` locale's).
+    """
+
+    greeting: tuple[tuple[str, str], ...] = ()
+    get_started: str | None = None
+    persistent_menu: tuple[Button | LinkButton, ...] = ()
+    composer_input_disabled: bool = False
+    ice_breakers: tuple[Button, ...] = ()
+    raw: JSON = attrs.field(eq=False, default=None, repr=False)

@@ -20,7 +20,9 @@ from .._core.credentials import Refresh, credential, forget
 from .._core.effects import Flow, Request, Response
 from .._core.retry import RetryPolicy
 from .._types import JSON
-from .adapter import Adapter, Capability, Channel, WebhookReader
+from .adapter import Adapter, AppliesBodies, Capability, Channel, WebhookReader
+from .messenger import Messenger
+from .messenger.adapter import ADAPTER as _MESSENGER
 from .whatsapp import WhatsApp
 from .whatsapp.adapter import ADAPTER as _WHATSAPP
 
@@ -28,9 +30,11 @@ __all__ = [
     "BUILTIN",
     "JSON",
     "Adapter",
+    "AppliesBodies",
     "Capability",
     "Channel",
     "Flow",
+    "Messenger",
     "Refresh",
     "Request",
     "Response",
@@ -42,5 +46,7 @@ __all__ = [
     "forget",
 ]
 
-BUILTIN: Mapping[str, Adapter] = MappingProxyType({_WHATSAPP.platform: _WHATSAPP})
+BUILTIN: Mapping[str, Adapter] = MappingProxyType(
+    {_MESSENGER.platform: _MESSENGER, _WHATSAPP.platform: _WHATSAPP}
+)
 """The platforms omnimsg ships, by name (read-only)."""

@@ -36,7 +36,7 @@ from ..models.refs import Address
 from ..models.results import SendResult, Window
 from ..stores.ops import Op
 
-__all__ = ["Adapter", "Capability", "Channel", "WebhookReader"]
+__all__ = ["Adapter", "AppliesBodies", "Capability", "Channel", "WebhookReader"]
 
 Capability: TypeAlias = Literal["native", "fallback", "refused"]
 """How a platform shows a unified content type: as itself, by a declared fallback, or not."""
@@ -91,6 +91,21 @@ class WebhookReader(Protocol):
 
     def answer(self, outcome: WebhookOutcome) -> WebhookOutcome:
         """The HTTP answer for a handled delivery (a passive reply goes in here)."""
+        ...
+
+
+@runtime_checkable
+class AppliesBodies(Protocol):
+    """A reader whose read-first state is cheaper per body than per event (optional).
+
+    When a reader has ``apply_fresh``, the receiver calls it once with all the new events of
+    a delivery instead of :meth:`WebhookReader.apply_rest` for each, so that the state is
+    read and written in a few store round trips per body, not per event (DESIGN §2:
+    Messenger's badge log reads every customer's open conversation).
+    """
+
+    def apply_fresh(self, events: Sequence[Event]) -> Flow[None]:
+        """The read-first state of these new events, in their order."""
         ...
 
 

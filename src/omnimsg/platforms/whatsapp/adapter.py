@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from urllib.parse import parse_qs, urlsplit
 
 from ..._core.effects import Flow
 from ..._core.retry import RetryPolicy
-from ..._inbound import Headers, WebhookConfig, WebhookOutcome, header, url_text
+from ..._inbound import Headers, WebhookConfig, WebhookOutcome, header
 from ..._violation import Violation
-from ...exceptions import ConfigurationError, SignatureError, WebhookParseError
+from ...exceptions import ConfigurationError, WebhookParseError
 from ...models.content import Content
 from ...models.events import Event, TemplateStatusChanged
 from ...models.options import SendOptions
@@ -19,6 +17,7 @@ from ...models.refs import Address
 from ...models.results import SendResult, Window
 from ...signing import HubSignatureVerifier
 from ...stores.ops import Op
+from .._meta import hub_handshake
 from ..adapter import Capability, Channel
 from . import flows
 from .channel import WhatsApp
@@ -52,23 +51,7 @@ class WhatsAppWebhooks:
 
     def handshake(self, method: str, url: str) -> WebhookOutcome | None:
         """Meta's GET verification handshake (spec/whatsapp.md §1.1); POSTs are not one."""
-        if method != "GET":
-            return None
-        query = parse_qs(urlsplit(url_text(url)).query)
-        mode = (query.get("hub.mode") or [""])[0]
-        token = (query.get("hub.verify_token") or [""])[0].encode()
-        challenge = (query.get("hub.challenge") or [""])[0]
-        if not self._tokens:
-            error = ConfigurationError("set verify_token= on the channel to answer the handshake")
-            return WebhookOutcome(status=403, body=b"Forbidden", error=error)
-        matched = any(hmac.compare_digest(t, token) for t in self._tokens)
-        if mode != "subscribe" or not matched:
-            return WebhookOutcome(
-                status=403,
-                body=b"Forbidden",
-                error=SignatureError("webhook verify_token does not match"),
-            )
-        return WebhookOutcome(status=200, body=challenge.encode())
+        return hub_handshake(self._tokens, method, url)
 
     def signature(self, headers: Headers) -> str | None:
         """The ``X-Hub-Signature-256`` value of any header shape."""

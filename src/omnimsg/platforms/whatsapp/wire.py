@@ -520,6 +520,7 @@ def _referral(msg: dict[str, Any]) -> Referral | None:
         headline=_str(r, "headline"),
         body=_str(r, "body"),
         click_id=_str(r, "ctwa_clid"),
+        ref=None,
     )
 
 
@@ -603,6 +604,8 @@ def _message(msg: dict[str, Any], account: str, names: dict[str, str]) -> Event:
                 description=description,
                 user_name=names.get(user),
                 context=context,
+                referral=None,
+                standby=False,
                 raw=msg,
             )
     if content is None:
@@ -620,6 +623,7 @@ def _message(msg: dict[str, Any], account: str, names: dict[str, str]) -> Event:
         phone=phone,
         context=context,
         referral=_referral(msg) if "referral" in msg else None,
+        standby=False,
         raw=msg,
     )
 
@@ -681,6 +685,8 @@ def _status(st: dict[str, Any], account: str) -> StatusUpdate:
         pricing=pricing,
         conversation_id=conversation_id if isinstance(conversation_id, str) else None,
         callback_data=callback_data if isinstance(callback_data, str) else None,
+        watermark=None,
+        standby=False,
         raw=st,
     )
 
