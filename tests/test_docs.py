@@ -18,13 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_openapi_lists_exactly_the_control_endpoints() -> None:
-    from omnimsg.testing import whatsapp_sim_config
+    from omnimsg.testing import DEFAULT_MESSENGER, DEFAULT_WHATSAPP
     from omnimsg_sim import SimCore
     from omnimsg_sim.core import LEGACY_CONTROL
 
     core = (ROOT / "src" / "omnimsg_sim" / "core.py").read_text()
     served = set(re.findall(r'path == "(/_sim/[a-z/]+)"', core)) | set(LEGACY_CONTROL)
-    platforms = SimCore(whatsapp_sim_config()).platforms
+    every_platform = parse_config(
+        {"whatsapp": [DEFAULT_WHATSAPP], "messenger": [DEFAULT_MESSENGER]}
+    )
+    platforms = SimCore(every_platform).platforms
+    assert set(platforms) == {"whatsapp", "messenger"}
     served |= {f"/_sim/{p.name}/{op}" for p in platforms.values() for _, op in p.operations}
     documented = set(
         re.findall(
@@ -169,10 +173,18 @@ def test_openapi_schemas_declare_every_field_the_simulator_answers() -> None:
                 | {"text": {"body": text}},
             ).raise_for_status()
 
-        return call, send
+        def messenger(path: str, body: Any) -> Any:
+            answer = http.post(f"/v25.0/{path}", params={"access_token": page_token}, json=body)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
 
+        return call, send, messenger
+
+    from omnimsg.testing import DEFAULT_MESSENGER
+
+    page_token = DEFAULT_MESSENGER["page_access_token"]
     with contextlib.ExitStack() as stack:
-        call, send = exercise(raw_config, stack)
+        call, send, _ = exercise(raw_config, stack)
         call("GET", "/_sim/health")
         call("POST", "/_sim/webhooks/target", {"url": "/_sim/sink"})
         call("POST", "/_sim/webhooks/target", {"url": "ftp://nowhere"}, 400)
@@ -208,10 +220,44 @@ def test_openapi_schemas_declare_every_field_the_simulator_answers() -> None:
     # An account without webhook_url: nothing is delivered, and the answers say so.
     del raw_config["whatsapp"][0]["webhook_url"]
     with contextlib.ExitStack() as stack:
-        call, _ = exercise(raw_config, stack)
+        call, _, _ = exercise(raw_config, stack)
         assert call("POST", "/_sim/inbound", {"user": "15551230001", "text": "Hi"})["note"]
         status = {"name": "order_update", "status": "REJECTED"}
         assert call("POST", "/_sim/whatsapp/templates/status", status)["delivery"] is None
+
+    # Messenger beside WhatsApp: its inbound shapes, its webhook kinds, its own control plane.
+    raw_config["messenger"] = [{**DEFAULT_MESSENGER, "webhook_url": "/_sim/sink"}]
+    ada = DEFAULT_MESSENGER["customers"][0]["psid"]
+    with contextlib.ExitStack() as stack:
+        call, _, messenger = exercise(raw_config, stack)
+        call("POST", "/_sim/inbound", {"platform": "messenger", "user": ada, "text": "Hi"})
+        call(
+            "POST",
+            "/_sim/inbound",
+            {"platform": "messenger", "user": ada, "comment": {"message": "?"}},
+        )
+        call("POST", "/_sim/inbound", {"platform": "messenger", "user": ada, "read": True})
+        call("POST", "/_sim/inbound", {"platform": "messenger", "user": ada, "postback": {}}, 400)
+        messenger("me/messages", {"recipient": {"id": ada}, "message": {"text": "Hello"}})
+        messenger("me/messages", {"recipient": {"id": ada}, "sender_action": "typing_on"})
+        messenger("me/messenger_profile", {"get_started": {"payload": "START"}})
+        call("POST", "/_sim/clock/advance", {"seconds": 5})
+        call("GET", "/_sim/outbox")
+        call("GET", "/_sim/webhooks")
+        call("GET", "/_sim/sink")
+        call("GET", "/_sim/health")
+        call("GET", "/_sim/messenger/threads")
+        call("POST", "/_sim/messenger/handover", {"user": ada, "action": "take"})
+        call("POST", "/_sim/messenger/handover", {"user": ada, "action": "pass"})
+        call("POST", "/_sim/messenger/handover", {"user": ada, "action": "fly"}, 400)
+        call(
+            "POST",
+            "/_sim/inbound",
+            {"platform": "messenger", "user": ada, "reaction": {"mid": "m_1"}},
+        )
+        call("GET", "/_sim/state")
+        call("POST", "/_sim/webhooks/verify", {"platform": "messenger"})
+        call("POST", "/_sim/webhooks/target", {"platform": "messenger", "url": "/_sim/sink"})
 
     documented = {
         (path, method, int(status))

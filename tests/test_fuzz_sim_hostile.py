@@ -149,10 +149,15 @@ SIM_POST_ROUTES = [path for path, _ in JSON_ROUTES if path.startswith("/_sim")]
 
 
 def test_every_platform_control_operation_is_fuzzed() -> None:
-    """A platform's own POST operations (``/_sim/<name>/<op>``) are all in the routes above."""
-    platforms = SimCore(whatsapp_sim_config()).platforms.values()
+    """A platform's own POST operations (``/_sim/<name>/<op>``) are all in the routes above
+    or in those of ``test_fuzz_sim_messenger_hostile.py``, with every platform served."""
+    from test_fuzz_sim_messenger_hostile import SIM_POST_ROUTES as MESSENGER_ROUTES
+    from test_fuzz_sim_messenger_hostile import config as every_platform
+
+    platforms = SimCore(every_platform()).platforms.values()
+    assert {p.name for p in platforms} == {"whatsapp", "messenger"}
     served = {f"/_sim/{p.name}/{op}" for p in platforms for m, op in p.operations if m == "POST"}
-    assert served and served <= set(SIM_POST_ROUTES)
+    assert served and served <= set(SIM_POST_ROUTES) | set(MESSENGER_ROUTES)
 
 
 def headers_for(path: str) -> dict[str, str]:

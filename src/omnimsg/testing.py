@@ -36,13 +36,18 @@ from .rules.whatsapp import latest
 if TYPE_CHECKING:
     from omnimsg_sim import InProcessSimulator, SimConfig
 
+    from .platforms import Channel
+
 __all__ = [
+    "DEFAULT_MESSENGER",
     "DEFAULT_WHATSAPP",
     "AsyncSimHarness",
     "FakeClock",
     "ServerThread",
     "SimHarness",
     "SimulatorClock",
+    "messenger_channel",
+    "messenger_sim_config",
     "whatsapp_channel",
     "whatsapp_sim_config",
 ]
@@ -110,6 +115,60 @@ def whatsapp_channel(config: SimConfig, base_url: str, index: int = 0) -> WhatsA
         base_url=base_url,
         policy=policy,
     )
+
+
+DEFAULT_MESSENGER: dict[str, Any] = {
+    "page_id": "102938475610293",
+    "page_name": "omnimsg Support",
+    "page_access_token": "sim-messenger-page-token",
+    "app_secret": "sim-messenger-app-secret",
+    "verify_token": "sim-verify-token",
+    "app_id": "909090909090909",
+    "webhook_url": "http://app.test/webhooks/messenger",
+    "customers": [
+        {"psid": "6254798417866420", "first_name": "Ada", "last_name": "Lovelace"},
+        {"psid": "7192838475610293", "first_name": "Alan", "last_name": "Turing"},
+    ],
+}
+"""The default simulated Facebook Page (fake credentials, never real ones)."""
+
+
+def messenger_sim_config(**overrides: Any) -> SimConfig:
+    """A simulator config with one Messenger Page; ``overrides`` replace account fields.
+
+    As :func:`whatsapp_sim_config`: ``sim={...}`` overrides the ``sim`` table, and the clock
+    starts frozen at 2026-03-02T09:00:00Z.
+    """
+    from omnimsg_sim import parse_config
+
+    sim = {"seed": 1, "start": "2026-03-02T09:00:00Z", **overrides.pop("sim", {})}
+    return parse_config(
+        {"sim": sim, "messenger": [{**DEFAULT_MESSENGER, **overrides}]}, source="test config"
+    )
+
+
+def messenger_channel(config: SimConfig, base_url: str, index: int = 0) -> Channel:
+    """The omnimsg ``Messenger`` channel matching simulated Page ``index``.
+
+    Its policy is the Page's: the same tag profile and Send API rates the simulator enforces,
+    so the SDK's pre-flight and the simulator agree.
+    """
+    # Imported here: the Messenger adapter is optional to this module's other helpers.
+    from omnimsg_sim.platforms.messenger.policy import policy_for
+
+    from .platforms.messenger import Messenger
+
+    a = config.messenger[index]
+    channel: Channel = Messenger(
+        page_id=a.page_id,
+        page_access_token=a.page_access_token,
+        app_secret=a.app_secret,
+        verify_token=a.verify_token or None,
+        app_id=a.app_id,
+        base_url=base_url,
+        policy=policy_for(a),
+    )
+    return channel
 
 
 # One read per operation, on loopback: a fresh connection costs little, and none is left open

@@ -1,4 +1,4 @@
-"""omnimsg-sim: a local simulator of WhatsApp (and soon LINE, Messenger, WeChat).
+"""omnimsg-sim: a local simulator of WhatsApp and Messenger (and soon LINE and WeChat).
 
 * Server: ``omnimsg-sim serve --config sim.toml`` or :class:`Simulator` (async, port 0).
 * In process: :class:`InProcessSimulator` (an httpx transport, no socket).

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"omnimsg-sim: {exc}", file=sys.stderr)
         return 2
     if args.command == "check":
-        print(f"omnimsg-sim: {args.config} is valid ({len(config.whatsapp)} WhatsApp account(s))")
+        print(f"omnimsg-sim: {args.config} is valid ({config.describe()})")
         return 0
     try:
         # The server needs aiohttp (the `sim` extra); `check` and the in-process mode do not.

@@ -25,6 +25,18 @@ Example (every field is documented in ``docs/simulator.md``)::
     category = "UTILITY"
     status = "APPROVED"
     body = "Hi {{1}}, order {{2}} is on its way."
+
+    [[messenger]]
+    page_id = "102938475610293"
+    page_access_token = "sim-page-token"
+    app_secret = "sim-messenger-secret"
+    verify_token = "sim-verify"
+    webhook_url = "http://127.0.0.1:8000/webhooks/messenger"
+
+    [[messenger.customers]]
+    psid = "6254798417866420"
+    first_name = "Ada"
+    last_name = "Lovelace"
 """
 
 from __future__ import annotations
@@ -38,8 +50,12 @@ from typing import Any, Literal
 import attrs
 
 from omnimsg.exceptions import ConfigurationError
+from omnimsg.rules import messenger as messenger_rules
 
 __all__ = [
+    "MESSENGER_TAG_PROFILES",
+    "MessengerAccount",
+    "MessengerCustomer",
     "SimConfig",
     "SimSettings",
     "WhatsAppAccount",
@@ -98,6 +114,53 @@ class WhatsAppAccount:
     templates: tuple[WhatsAppTemplateSeed, ...] = ()
 
 
+MESSENGER_TAG_PROFILES: tuple[str, ...] = tuple(p.name for p in messenger_rules.PROFILES)
+"""The Messenger rule profiles ``[[messenger]] tag_profile`` may name (those of
+:mod:`omnimsg.rules.messenger`): ``messenger-2026-04-27``, the latest and the default, refuses
+CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE and ACCOUNT_UPDATE with code 100 (Meta's changelog
+of 2026-03-27); ``messenger-2020-03-04`` still takes them. HUMAN_AGENT and CUSTOMER_FEEDBACK
+stay in both.
+"""
+
+
+@attrs.frozen(kw_only=True)
+class MessengerCustomer:
+    """A pre-seeded Messenger user: a page-scoped id (PSID) and the profile the Page sees."""
+
+    psid: str
+    first_name: str = "Customer"
+    last_name: str = ""
+    profile_pic: str | None = None
+    locale: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessengerAccount:
+    """One simulated Facebook Page on the Messenger Platform, and the app under test.
+
+    ``app_id`` is the app the Page token belongs to (the handover protocol's primary receiver,
+    the ``app_id`` of message echoes). ``send_rate`` and ``media_send_rate`` are the Send
+    API's calls per second per Page (spec/messenger.md §6; 0 turns the limit off), counted on
+    the virtual clock.
+    """
+
+    page_id: str
+    page_access_token: str = attrs.field(repr=False)
+    app_secret: str = attrs.field(repr=False)
+    verify_token: str = attrs.field(repr=False, default="")
+    page_name: str = "omnimsg test page"
+    app_id: str = "1000000000000001"
+    webhook_url: str | None = None
+    tag_profile: str = attrs.field(factory=lambda: messenger_rules.latest().name)
+    human_agent: bool = True
+    deliver_after: float = 1.0
+    read_after: float | None = 2.0
+    send_rate: int = 300
+    media_send_rate: int = 10
+    secondary_receivers: tuple[str, ...] = ()
+    customers: tuple[MessengerCustomer, ...] = ()
+
+
 @attrs.frozen(kw_only=True)
 class SimSettings:
     """Simulator-wide settings."""
@@ -125,6 +188,15 @@ class SimConfig:
 
     sim: SimSettings = attrs.field(factory=SimSettings)
     whatsapp: tuple[WhatsAppAccount, ...] = ()
+    messenger: tuple[MessengerAccount, ...] = ()
+
+    def describe(self) -> str:
+        """What it declares, for ``omnimsg-sim check``: "1 WhatsApp account(s), ..."."""
+        parts = [
+            f"{len(self.whatsapp)} WhatsApp account(s)" if self.whatsapp else "",
+            f"{len(self.messenger)} Messenger page(s)" if self.messenger else "",
+        ]
+        return ", ".join(p for p in parts if p)
 
 
 def load_config(path: str | Path) -> SimConfig:
@@ -302,6 +374,61 @@ def _whatsapp(t: Any, where: str) -> WhatsAppAccount:
     return account
 
 
+def _digits(value: str, where: str) -> str:
+    """A Graph id: digits only (it becomes a path segment and, for app ids, a JSON number)."""
+    if not value.isascii() or not value.isdigit():
+        raise ConfigurationError(f"{where}: must be digits only (a Graph id); got {value!r}")
+    return value
+
+
+def _messenger(t: Any, where: str) -> MessengerAccount:
+    f = _Fields(t, where)
+    customers = []
+    for i, c in enumerate(f.tables("customers")):
+        cf = _Fields(c, f"{where}.customers[{i}]")
+        psid = cf.text("psid", required=True)
+        customers.append(
+            MessengerCustomer(
+                psid=_digits(psid, f"{cf.where}.psid"),
+                first_name=cf.text("first_name", "Customer"),
+                last_name=cf.text("last_name", ""),
+                profile_pic=cf.text("profile_pic"),
+                locale=cf.text("locale"),
+            )
+        )
+        cf.done()
+    receivers = []
+    for i, app in enumerate(f.tables("secondary_receivers")):
+        if not isinstance(app, str):
+            raise ConfigurationError(f"{where}.secondary_receivers[{i}]: expected a string")
+        receivers.append(_digits(app, f"{where}.secondary_receivers[{i}]"))
+    page_id = _digits(f.text("page_id", required=True), f"{where}.page_id")
+    account = MessengerAccount(
+        page_id=page_id,
+        page_name=f.text("page_name", "omnimsg test page"),
+        page_access_token=f.text("page_access_token", required=True),
+        app_secret=f.text("app_secret", required=True),
+        verify_token=f.text("verify_token", ""),
+        app_id=_digits(f.text("app_id", "1000000000000001"), f"{where}.app_id"),
+        webhook_url=f.text("webhook_url"),
+        tag_profile=f.choice("tag_profile", messenger_rules.latest().name, MESSENGER_TAG_PROFILES),
+        human_agent=f.flag("human_agent", True),
+        deliver_after=f.number("deliver_after", 1.0),
+        read_after=f.number("read_after", 2.0),
+        send_rate=_bounded(f.integer("send_rate", 300), f"{where}.send_rate", 0),
+        media_send_rate=_bounded(f.integer("media_send_rate", 10), f"{where}.media_send_rate", 0),
+        secondary_receivers=tuple(receivers),
+        customers=tuple(customers),
+    )
+    f.done()
+    if account.webhook_url is not None:
+        check_webhook_url(account.webhook_url, f"{where}.webhook_url")
+    psids = [c.psid for c in account.customers]
+    if len(set(psids)) != len(psids):
+        raise ConfigurationError(f"{where}.customers: two customers share a psid")
+    return account
+
+
 def check_webhook_url(url: str, where: str) -> None:
     """Refuse a webhook URL that is neither http(s) nor the built-in ``/_sim/sink``.
 
@@ -367,12 +494,24 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
     accounts = tuple(
         _whatsapp(t, f"{source}: whatsapp[{i}]") for i, t in enumerate(top.tables("whatsapp"))
     )
+    pages = tuple(
+        _messenger(t, f"{source}: messenger[{i}]") for i, t in enumerate(top.tables("messenger"))
+    )
     top.done()
     ids = [a.phone_number_id for a in accounts]
     if len(set(ids)) != len(ids):
         raise ConfigurationError(f"{source}: two whatsapp accounts share a phone_number_id")
-    if not accounts:
+    page_ids = [p.page_id for p in pages]
+    if len(set(page_ids)) != len(page_ids):
+        raise ConfigurationError(f"{source}: two messenger accounts share a page_id")
+    # One Graph host: an id names one object (a phone number, a WABA or a Page), never two.
+    if set(page_ids) & {*ids, *(a.waba_id for a in accounts)}:
         raise ConfigurationError(
-            f"{source}: declare at least one platform account, e.g. [[whatsapp]]"
+            f"{source}: a messenger page_id is also a whatsapp phone_number_id or waba_id "
+            "(they share the Graph host)"
         )
-    return SimConfig(sim=settings, whatsapp=accounts)
+    if not accounts and not pages:
+        raise ConfigurationError(
+            f"{source}: declare at least one platform account, e.g. [[whatsapp]] or [[messenger]]"
+        )
+    return SimConfig(sim=settings, whatsapp=accounts, messenger=pages)

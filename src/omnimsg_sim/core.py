@@ -70,7 +70,11 @@ class SimCore:
         self.faults = Faults()
         registry = {a.name: a for a in BUILTIN}
         registry.update({a.name: a for a in adapters})
-        self.adapters: tuple[SimAdapter, ...] = tuple(registry.values())
+        # A platform the config gives nothing to (no accounts) is not served at all.
+        self.adapters: tuple[SimAdapter, ...] = tuple(
+            a for a in registry.values() if a.serves(config)
+        )
+        self._unserved = sorted(n for n, a in registry.items() if not a.serves(config))
         self.platforms: dict[str, SimPlatform] = {}
         self.graph = GraphHost((), self._trace)
         self._build()
@@ -112,6 +116,7 @@ class SimCore:
 
     def handle(self, req: SimRequest) -> SimFlow[SimResponse]:
         """Answer one HTTP request (effects: deliveries, pauses)."""
+        self.world.origin = req.base_url
         if len(req.body) > self.config.sim.max_body_bytes:
             return self.too_large(req.path)
         if req.path.startswith("/_sim/") or req.path == "/_sim":
@@ -297,6 +302,11 @@ class SimCore:
             else:
                 raise ConfigurationError(f"'platform' is required: one of {sorted(self.platforms)}")
         platform = self.platforms.get(name)
+        if platform is None and name in self._unserved:
+            raise ConfigurationError(
+                f"platform {name!r} has no account in this config (it serves "
+                f"{sorted(self.platforms)})"
+            )
         if platform is None:
             raise ConfigurationError(
                 f"platform {name!r} is not simulated yet (this one serves {sorted(self.platforms)})"

@@ -136,6 +136,9 @@ class World:
         self.sink = Sink(config.sim.delivery_log_limit)
         # Webhook URLs set at run time (POST /_sim/webhooks/target), by (platform, account).
         self.targets: dict[tuple[str, str], str] = {}
+        # The scheme and host clients last reached the simulator at: links the simulator puts
+        # in webhooks (Messenger's attachment URLs) point there, as links in answers do.
+        self.origin = "http://omnimsg-sim.test"
 
     def webhook_url(self, platform: str, account: str, configured: str | None) -> str | None:
         """Where ``account``'s webhooks go now: a run-time target, else the configured URL."""

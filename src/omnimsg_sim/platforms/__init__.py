@@ -8,10 +8,19 @@ adds more (or replaces one of the same name). The seam they plug into is
 
 from __future__ import annotations
 
-from .adapter import Deliverer, GraphTenant, Inbound, SimAdapter, SimPlatform
+from .adapter import Deliverer, GraphTenant, Inbound, MeTenant, SimAdapter, SimPlatform
+from .messenger import ADAPTER as _MESSENGER
 from .whatsapp import ADAPTER as _WHATSAPP
 
-__all__ = ["BUILTIN", "Deliverer", "GraphTenant", "Inbound", "SimAdapter", "SimPlatform"]
+__all__ = [
+    "BUILTIN",
+    "Deliverer",
+    "GraphTenant",
+    "Inbound",
+    "MeTenant",
+    "SimAdapter",
+    "SimPlatform",
+]
 
-BUILTIN: tuple[SimAdapter, ...] = (_WHATSAPP,)
+BUILTIN: tuple[SimAdapter, ...] = (_WHATSAPP, _MESSENGER)
 """The shipped simulated platforms, in routing order."""

@@ -9,7 +9,9 @@ none of them which one it is:
 * a request on a host that several platforms share (Graph: ``/v23.0/{object-id}/{edge}``,
   where WhatsApp phone-number and WABA ids live beside Messenger page ids) goes to the
   platform that registered the object, as Graph resolves an id to the object it names
-  (:mod:`omnimsg_sim.platforms.graph`);
+  (:mod:`omnimsg_sim.platforms.graph`); ``/v23.0/me/...`` names whatever the access token
+  belongs to, so a tenant that issues such tokens (Messenger's Page tokens) resolves it
+  (:class:`MeTenant`);
 * the generic control plane (``/_sim/inbound``, ``/_sim/webhooks/verify``,
   ``/_sim/webhooks/target``, ``/_sim/state``, ``/_sim/health``...) takes a ``platform`` and
   calls the same methods of every platform;
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from ..faults import Faults
     from ..world import World
 
-__all__ = ["Deliverer", "GraphTenant", "Inbound", "SimAdapter", "SimPlatform"]
+__all__ = ["Deliverer", "GraphTenant", "Inbound", "MeTenant", "SimAdapter", "SimPlatform"]
 
 Deliverer = Callable[[Delivery], SimFlow[dict[str, Any]]]
 """Delivers one webhook now (logged, retried later if refused); returns the attempt's record."""
@@ -114,9 +116,31 @@ class GraphTenant(SimPlatform, Protocol):
         ...
 
 
+@runtime_checkable
+class MeTenant(GraphTenant, Protocol):
+    """A Graph tenant whose tokens stand for an object: ``/{version}/me/...`` is that object.
+
+    Graph answers ``/me`` for whoever the access token belongs to; a Page access token makes
+    ``/me/messages`` the Page's ``/{page-id}/messages`` (spec/messenger.md §3.1).
+    """
+
+    def me(self, req: SimRequest) -> str | None:
+        """The id of the object this request's access token stands for, or ``None``."""
+        ...
+
+
+def _always(config: SimConfig) -> bool:
+    return True
+
+
 @attrs.frozen
 class SimAdapter:
-    """How to build a simulated platform for a config and a world (at start and on reset)."""
+    """How to build a simulated platform for a config and a world (at start and on reset).
+
+    ``serves`` says whether a config gives the platform anything to serve (WhatsApp without
+    ``[[whatsapp]]`` accounts is not served: not listed, not routed); by default always.
+    """
 
     name: str
     build: Callable[[SimConfig, World, Faults], SimPlatform] = attrs.field(repr=False)
+    serves: Callable[[SimConfig], bool] = attrs.field(default=_always, repr=False)

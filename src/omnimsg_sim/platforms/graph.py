@@ -4,7 +4,10 @@
 a media object, a template, or (Messenger) a Page. Graph looks the id up; so does
 :class:`GraphHost`, asking each :class:`~omnimsg_sim.platforms.adapter.GraphTenant` whether it
 owns the id. An id nobody owns gets Graph's own answer, code 100 subcode 33 (spec/whatsapp.md
-§0). Graph's errors and their envelope live here, as data, for every tenant.
+§0). ``me`` is whoever the access token belongs to: a
+:class:`~omnimsg_sim.platforms.adapter.MeTenant` says which of its objects that is (a Page
+token's Page, spec/messenger.md §3.1). Graph's errors and their envelope live here, as data,
+for every tenant.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import attrs
 from omnimsg.rules import Violation
 
 from ..effects import SimFlow, SimRequest, SimResponse
-from .adapter import GraphTenant
+from .adapter import GraphTenant, MeTenant
 
 __all__ = [
     "BAD_TOKEN",
+    "ME",
     "NO_TOKEN",
     "GraphError",
     "GraphHost",
@@ -35,6 +39,9 @@ VERSIONED = re.compile(r"^/v\d+\.\d+/(.+)$")
 """A Graph path: ``/v{major}.{minor}/`` and the object id with its edge."""
 
 _GRAPH_DOCS = "https://developers.facebook.com/docs/graph-api"
+
+ME = "me"
+"""The object id that names the access token's own object (``/v25.0/me/messages``)."""
 
 # Graph prefixes "(#code) " only to the messages of product-specific codes (spec §5.2: WhatsApp's
 # "(#131047) Re-engagement message", "(#100) Invalid parameter"); Graph's own errors come bare
@@ -147,6 +154,8 @@ class GraphHost:
     def __init__(self, tenants: Sequence[GraphTenant], trace: Callable[[], str]) -> None:
         self.tenants = tuple(tenants)
         self._trace = trace
+        # The tenants whose tokens stand for an object (``/me``), found once.
+        self._resolvers = tuple(t for t in self.tenants if isinstance(t, MeTenant))
 
     def _tenant(self, object_id: str) -> GraphTenant | None:
         for tenant in self.tenants:
@@ -160,10 +169,25 @@ class GraphHost:
         if not m:
             return None
         object_id, _, edge = m.group(1).strip("/").partition("/")
+        if object_id == ME:
+            flow = self._me(req, edge or None)
+            if flow is not None:
+                return flow
         tenant = self._tenant(object_id)
         if tenant is None:
             return _answer(no_such_object(req.method, object_id, self._trace()))
         return tenant.graph(req, object_id, edge or None)
+
+    def _me(self, req: SimRequest, edge: str | None) -> SimFlow[SimResponse] | None:
+        """``/me``: the object the token stands for; a token nobody issued gets the first
+        :class:`MeTenant`'s answer (Graph's 2500 or 190); ``None`` without any."""
+        for tenant in self._resolvers:
+            resolved = tenant.me(req)
+            if resolved is not None:
+                return tenant.graph(req, resolved, edge)
+        if self._resolvers:
+            return self._resolvers[0].graph(req, ME, edge)
+        return None
 
     def owner(self, path: str) -> GraphTenant | None:
         """Whose envelope an error on ``path`` takes: the object's owner (any tenant's for an
@@ -171,4 +195,7 @@ class GraphHost:
         m = VERSIONED.match(path)
         if not m or not self.tenants:
             return None
-        return self._tenant(m.group(1).strip("/").partition("/")[0]) or self.tenants[0]
+        head = m.group(1).strip("/").partition("/")[0]
+        if head == ME:
+            return self._resolvers[0] if self._resolvers else self.tenants[0]
+        return self._tenant(head) or self.tenants[0]

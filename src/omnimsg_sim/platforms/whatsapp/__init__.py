@@ -16,6 +16,8 @@ from .state import normalize_phone
 __all__ = ["ADAPTER", "WhatsAppSim", "normalize_phone"]
 
 ADAPTER = SimAdapter(
-    "whatsapp", lambda config, world, faults: WhatsAppSim(config.whatsapp, world, faults)
+    "whatsapp",
+    lambda config, world, faults: WhatsAppSim(config.whatsapp, world, faults),
+    serves=lambda config: bool(config.whatsapp),
 )
 """WhatsApp's entry in :data:`omnimsg_sim.platforms.BUILTIN`."""
