@@ -463,169 +463,225 @@ class PywaIngest:
         return out
 
 
-def bench_webhooks(args: argparse.Namespace) -> list[Row]:
+Work = list[tuple[dict[str, str], bytes]]
+"""Signed bodies with the headers a web framework hands over: one round's work."""
+
+BARE = "bare: hmac + compare_digest + orjson.loads"
+"""The baseline of every ingest case: verifying and decoding, nothing else."""
+
+
+@dataclass
+class Contender:
+    """One contender of an ingest case beyond the four every Meta platform has.
+
+    ``fresh`` makes its state for one round (and one for the warm-up); ``run`` does a round's
+    work with it (``None``: omnimsg's ``webhooks.handle``, ``fresh`` making the client);
+    ``typed_per_body`` is how many typed events it makes of a body (``None``: all of them).
+    """
+
+    row: Row
+    fresh: Callable[[], Any]
+    run: Callable[[Any, Work], None] | None = None
+    typed_per_body: int | None = None
+
+
+def bench_ingest(
+    args: argparse.Namespace,
+    *,
+    platform: str,
+    url: str,
+    counts: dict[str, int],
+    body_of: Callable[[str, int], tuple[bytes, int]],
+    client: Callable[..., Any],
+    label: Callable[[str], str],
+    handle_note: str,
+    more: Callable[[Callable[..., Row], int, tuple[dict[str, str], bytes]], list[Contender]],
+) -> list[Row]:
+    """Webhook ingest of one Meta platform against bare HMAC + orjson, case by case.
+
+    Every case times the bare baseline, ``webhooks.parse``, and ``webhooks.handle`` on a
+    MemoryStore and on SQLite, then the platform's ``more`` contenders (given a row maker,
+    the events per body and a sample body to check them on first). ``body_of(case, i)`` is
+    the ``i``-th body (fresh ids) and its event count; ``client(**kwargs)`` a client for it.
+    """
     import orjson
 
     from omnimsg import Unknown
     from omnimsg.stores import SQLiteStore
 
     rows: list[Row] = []
-    counts = (
-        {"single": 600, "batch20": 120, "mixed20": 120}
-        if args.quick
-        else {"single": 3000, "batch20": 500, "mixed20": 500}
-    )
     repeats = 3 if args.quick else 7
     key = APP_SECRET.encode()
     digestmod = hashlib.sha256
-    url = WEBHOOK_URL
+
+    def bare(_: object, work: Work) -> None:
+        for headers, body in work:
+            expected = hmac.new(key, body, digestmod).hexdigest()
+            if not hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]):
+                raise AssertionError("bad signature")
+            orjson.loads(body)
+
+    def om_parse(c: Any, work: Work) -> None:
+        parse = c.webhooks.parse
+        for headers, body in work:
+            parse(platform, headers, body)
+
+    def om_handle(c: Any, work: Work) -> None:
+        handle = c.webhooks.handle
+        for headers, body in work:
+            handle(platform, "POST", url, headers, body)
 
     for case, n in counts.items():
-        bodies = []
+        bodies: Work = []
         for i in range(n):
-            body, events = webhook_body(case, i)
+            body, per_body = body_of(case, i)
             bodies.append((signed_headers(body), body))
-        per_body = events
         size = len(bodies[0][1])
-
-        def bare(work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
-            for headers, body in work:
-                expected = hmac.new(key, body, digestmod).hexdigest()
-                if not hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]):
-                    raise AssertionError("bad signature")
-                orjson.loads(body)
-
-        parser = omnimsg_client()
-
-        def om_parse(work: list[tuple[dict[str, str], bytes]] = bodies, c: Any = parser) -> None:
-            parse = c.webhooks.parse
-            for headers, body in work:
-                parse("whatsapp", headers, body)
-
-        def om_handle(c: Any, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
-            handle = c.webhooks.handle
-            for headers, body in work:
-                handle("whatsapp", "POST", url, headers, body)
-
-        def py_handler(p: PywaIngest, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
-            for headers, body in work:
-                p.handler(headers, body)
-
-        def py_all(p: PywaIngest, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
-            for headers, body in work:
-                p.all_items(headers, body)
+        name = label(case)
+        parser = client()
 
         # --- correctness first: no contender may be timed on an error path ---
         h0, b0 = bodies[0]
-        events0 = parser.webhooks.parse("whatsapp", h0, b0)
+        events0 = parser.webhooks.parse(platform, h0, b0)
         assert len(events0) == per_body, events0
         assert not any(isinstance(e, Unknown) for e in events0), events0
         for store in (None, SQLiteStore()):
-            checked = omnimsg_client(**({} if store is None else {"store": store}))
-            outcome = checked.webhooks.handle("whatsapp", "POST", url, h0, b0)
+            checked = client(**({} if store is None else {"store": store}))
+            outcome = checked.webhooks.handle(platform, "POST", url, h0, b0)
             assert outcome.status == 200, outcome
             assert len(outcome.events) == per_body, outcome
-        catcher = _ErrorCounter()
-        pywa_logger = logging.getLogger("pywa")
-        pywa_logger.addHandler(catcher)
-        pywa_logger.propagate = False
-        try:
-            p0 = PywaIngest()
-            p0.handler(h0, b0)
-            typed = p0.all_items(h0, b0)
-        finally:
-            pywa_logger.removeHandler(catcher)
-            pywa_logger.propagate = True
-        assert len(typed) == per_body, typed
-        assert not catcher.records, [r.getMessage() for r in catcher.records]
-        # pywa's handler must have built a typed update, not logged "Failed to construct".
-        pywa_first_only = per_body > 1
 
-        names = [
-            "bare: hmac + compare_digest + orjson.loads",
-            "omnimsg webhooks.parse",
-            "omnimsg webhooks.handle (MemoryStore)",
-            "pywa handler (validator + webhook_update_handler)",
-            "pywa typed, every item (validator + from_update each)",
-            "omnimsg webhooks.handle (SQLiteStore)",
+        row = functools.partial(Row, "webhooks", name, unit="events/s")
+        contenders = [
+            Contender(row(BARE, note=f"{size} B body"), lambda: None, bare),
+            Contender(
+                row("omnimsg webhooks.parse", baseline=BARE, target=0.5),
+                lambda parser=parser: parser,  # parse keeps no state: one client throughout
+                om_parse,
+            ),
+            Contender(
+                row(
+                    "omnimsg webhooks.handle (MemoryStore)",
+                    baseline=BARE,
+                    target=0.4,
+                    note=handle_note,
+                ),
+                client,  # fresh MemoryStore: every id is new this round
+            ),
+            Contender(
+                row(
+                    "omnimsg webhooks.handle (SQLiteStore)",
+                    baseline=BARE,
+                    # DESIGN §5 sets the SQLite target on the 20-event bodies only.
+                    target=0.1 if per_body > 1 else None,
+                    note="in-memory database (no fsync), fresh per round, unique ids per body",
+                ),
+                lambda: client(store=SQLiteStore()),  # the same, in SQLite
+            ),
+            *more(row, per_body, (h0, b0)),
         ]
-        case_rows = {
-            names[0]: Row("webhooks", case, names[0], "events/s", note=f"{size} B body"),
-            names[1]: Row("webhooks", case, names[1], "events/s", baseline=names[0], target=0.5),
-            names[2]: Row(
-                "webhooks",
-                case,
-                names[2],
-                "events/s",
-                baseline=names[0],
-                target=0.4,
-                note="fresh store per round, unique ids per body",
-            ),
-            names[5]: Row(
-                "webhooks",
-                case,
-                names[5],
-                "events/s",
-                baseline=names[0],
-                # DESIGN §5 sets the SQLite target on the 20-event bodies only.
-                target=0.1 if per_body > 1 else None,
-                note="in-memory database (no fsync), fresh per round, unique ids per body",
-            ),
-            names[3]: Row(
-                "webhooks",
-                case,
-                names[3],
-                "events/s",
-                baseline=names[0],
-                note="parses only the FIRST item of the body" if pywa_first_only else "",
-                extra={"typed_events_per_body": 1, "events_per_body": per_body},
-            ),
-            names[4]: Row(
-                "webhooks",
-                case,
-                names[4],
-                "events/s",
-                baseline=names[0],
-                note="one-item view per message (pywa has no index for messages)"
-                if per_body > 1
-                else "",
-            ),
-        }
+        case_rows = {c.row.name: c.row for c in contenders}
         # warm-up (imports, caches), untimed
         warm = bodies[: min(20, n)]
-        bare(warm)
-        om_parse(warm)
-        om_handle(omnimsg_client(), warm)
-        om_handle(omnimsg_client(store=SQLiteStore()), warm)
-        py_handler(PywaIngest(), warm)
-        py_all(PywaIngest(), warm)
-
+        for c in contenders:
+            (c.run or om_handle)(c.fresh(), warm)
         for rnd in _rounds(repeats, args.budget):
-            handle_client = omnimsg_client()  # fresh MemoryStore: every id is new this round
-            sqlite_client = omnimsg_client(store=SQLiteStore())  # the same, in SQLite
-            pywa_handler = PywaIngest()  # fresh de-dup cache (pywa skips duplicate bodies)
-            pywa_all = PywaIngest()
             plan: list[tuple[str, Callable[[], Any], int]] = [
-                (names[0], bare, per_body),
-                (names[1], om_parse, per_body),
-                (names[2], functools.partial(om_handle, handle_client), per_body),
-                (names[3], functools.partial(py_handler, pywa_handler), 1),
-                (names[4], functools.partial(py_all, pywa_all), per_body),
-                (names[5], functools.partial(om_handle, sqlite_client), per_body),
+                (
+                    c.row.name,
+                    functools.partial(c.run or om_handle, c.fresh(), bodies),
+                    per_body if c.typed_per_body is None else c.typed_per_body,
+                )
+                for c in contenders
             ]
-            for name, fn, typed_per_body in rotated(plan, rnd):
+            for contender, fn, typed_per_body in rotated(plan, rnd):
                 wall, _cpu = timed(fn)
-                case_rows[name].rates.append(n * typed_per_body / wall)
-                case_rows[name].extra.setdefault("bodies_per_s", []).append(n / wall)
+                case_rows[contender].rates.append(n * typed_per_body / wall)
+                case_rows[contender].extra.setdefault("bodies_per_s", []).append(n / wall)
         for r in case_rows.values():
             r.extra["bodies_per_s"] = max(r.extra["bodies_per_s"])
             r.extra["us_per_body"] = round(1e6 / r.extra["bodies_per_s"], 1)
             if per_body > 1:
                 r.note = (r.note + "; " if r.note else "") + f"{r.extra['us_per_body']} us per body"
         rows.extend(case_rows.values())
-        print(f"  webhooks/{case}: done", file=sys.stderr)
+        print(f"  webhooks/{name}: done", file=sys.stderr)
     set_ratios(rows)
     return rows
+
+
+def _pywa_handler(p: PywaIngest, work: Work) -> None:
+    for headers, body in work:
+        p.handler(headers, body)
+
+
+def _pywa_all(p: PywaIngest, work: Work) -> None:
+    for headers, body in work:
+        p.all_items(headers, body)
+
+
+def _pywa(
+    row: Callable[..., Row], per_body: int, sample: tuple[dict[str, str], bytes]
+) -> list[Contender]:
+    """pywa's two ways of ingesting, checked on ``sample`` first (typed, nothing logged)."""
+    h0, b0 = sample
+    catcher = _ErrorCounter()
+    pywa_logger = logging.getLogger("pywa")
+    pywa_logger.addHandler(catcher)
+    pywa_logger.propagate = False
+    try:
+        p0 = PywaIngest()
+        p0.handler(h0, b0)
+        typed = p0.all_items(h0, b0)
+    finally:
+        pywa_logger.removeHandler(catcher)
+        pywa_logger.propagate = True
+    assert len(typed) == per_body, typed
+    assert not catcher.records, [r.getMessage() for r in catcher.records]
+    # pywa's handler must have built a typed update, not logged "Failed to construct".
+    pywa_first_only = per_body > 1
+    return [
+        Contender(
+            row(
+                "pywa handler (validator + webhook_update_handler)",
+                baseline=BARE,
+                note="parses only the FIRST item of the body" if pywa_first_only else "",
+                extra={"typed_events_per_body": 1, "events_per_body": per_body},
+            ),
+            PywaIngest,  # fresh de-dup cache (pywa skips duplicate bodies)
+            _pywa_handler,
+            typed_per_body=1,
+        ),
+        Contender(
+            row(
+                "pywa typed, every item (validator + from_update each)",
+                baseline=BARE,
+                note="one-item view per message (pywa has no index for messages)"
+                if per_body > 1
+                else "",
+            ),
+            PywaIngest,
+            _pywa_all,
+        ),
+    ]
+
+
+def bench_webhooks(args: argparse.Namespace) -> list[Row]:
+    """WhatsApp ingest against bare HMAC + orjson and pywa: single, 20 and mixed bodies."""
+    return bench_ingest(
+        args,
+        platform="whatsapp",
+        url=WEBHOOK_URL,
+        counts=(
+            {"single": 600, "batch20": 120, "mixed20": 120}
+            if args.quick
+            else {"single": 3000, "batch20": 500, "mixed20": 500}
+        ),
+        body_of=webhook_body,
+        client=omnimsg_client,
+        label=lambda case: case,
+        handle_note="fresh store per round, unique ids per body",
+        more=_pywa,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -731,119 +787,26 @@ def fb_client(*, badge_log: bool = True, **kwargs: Any) -> Any:
 
 def bench_webhooks_messenger(args: argparse.Namespace) -> list[Row]:
     """Messenger ingest against bare HMAC + orjson: single events and 20-event bodies."""
-    import orjson
-
-    from omnimsg import Unknown
-    from omnimsg.stores import SQLiteStore
-
-    rows: list[Row] = []
-    counts = {"single": 600, "batch20": 120} if args.quick else {"single": 3000, "batch20": 500}
-    repeats = 3 if args.quick else 7
-    key = APP_SECRET.encode()
-    digestmod = hashlib.sha256
-    url = FB_WEBHOOK_URL
-    for case, n in counts.items():
-        bodies = []
-        for i in range(n):
-            body, per_body = fb_webhook_body(case, i)
-            bodies.append((signed_headers(body), body))
-        size = len(bodies[0][1])
-        label = f"messenger {case}"
-
-        def bare(work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
-            for headers, body in work:
-                expected = hmac.new(key, body, digestmod).hexdigest()
-                if not hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]):
-                    raise AssertionError("bad signature")
-                orjson.loads(body)
-
-        parser = fb_client()
-
-        def om_parse(work: list[tuple[dict[str, str], bytes]] = bodies, c: Any = parser) -> None:
-            parse = c.webhooks.parse
-            for headers, body in work:
-                parse("messenger", headers, body)
-
-        def om_handle(c: Any, work: list[tuple[dict[str, str], bytes]] = bodies) -> None:
-            handle = c.webhooks.handle
-            for headers, body in work:
-                handle("messenger", "POST", url, headers, body)
-
-        # --- correctness first: no contender may be timed on an error path ---
-        h0, b0 = bodies[0]
-        events0 = parser.webhooks.parse("messenger", h0, b0)
-        assert len(events0) == per_body, events0
-        assert not any(isinstance(e, Unknown) for e in events0), events0
-        for store in (None, SQLiteStore()):
-            checked = fb_client(**({} if store is None else {"store": store}))
-            outcome = checked.webhooks.handle("messenger", "POST", url, h0, b0)
-            assert outcome.status == 200, outcome
-            assert len(outcome.events) == per_body, outcome
-
-        names = [
-            "bare: hmac + compare_digest + orjson.loads",
-            "omnimsg webhooks.parse",
-            "omnimsg webhooks.handle (MemoryStore)",
-            "omnimsg webhooks.handle (SQLiteStore)",
-            "omnimsg webhooks.handle (MemoryStore, badge_log=False)",
-        ]
-        case_rows = {
-            names[0]: Row("webhooks", label, names[0], "events/s", note=f"{size} B body"),
-            names[1]: Row("webhooks", label, names[1], "events/s", baseline=names[0], target=0.5),
-            names[2]: Row(
-                "webhooks",
-                label,
-                names[2],
-                "events/s",
-                baseline=names[0],
-                target=0.4,
-                note="fresh store per round, unique ids per body; the badge log included",
-            ),
-            names[3]: Row(
-                "webhooks",
-                label,
-                names[3],
-                "events/s",
-                baseline=names[0],
-                target=0.1 if per_body > 1 else None,
-                note="in-memory database (no fsync), fresh per round, unique ids per body",
-            ),
-            names[4]: Row(
-                "webhooks",
-                label,
-                names[4],
-                "events/s",
-                baseline=names[0],
-                note="no conversation log for the badge: windows and de-duplication only",
-            ),
-        }
-        warm = bodies[: min(20, n)]
-        bare(warm)
-        om_parse(warm)
-        om_handle(fb_client(), warm)
-        om_handle(fb_client(store=SQLiteStore()), warm)
-        om_handle(fb_client(badge_log=False), warm)
-        for rnd in _rounds(repeats, args.budget):
-            plan: list[tuple[str, Callable[[], Any]]] = [
-                (names[0], bare),
-                (names[1], om_parse),
-                (names[2], functools.partial(om_handle, fb_client())),
-                (names[3], functools.partial(om_handle, fb_client(store=SQLiteStore()))),
-                (names[4], functools.partial(om_handle, fb_client(badge_log=False))),
-            ]
-            for name, fn in rotated(plan, rnd):
-                wall, _cpu = timed(fn)
-                case_rows[name].rates.append(n * per_body / wall)
-                case_rows[name].extra.setdefault("bodies_per_s", []).append(n / wall)
-        for r in case_rows.values():
-            r.extra["bodies_per_s"] = max(r.extra["bodies_per_s"])
-            r.extra["us_per_body"] = round(1e6 / r.extra["bodies_per_s"], 1)
-            if per_body > 1:
-                r.note = (r.note + "; " if r.note else "") + f"{r.extra['us_per_body']} us per body"
-        rows.extend(case_rows.values())
-        print(f"  webhooks/{label}: done", file=sys.stderr)
-    set_ratios(rows)
-    return rows
+    return bench_ingest(
+        args,
+        platform="messenger",
+        url=FB_WEBHOOK_URL,
+        counts={"single": 600, "batch20": 120} if args.quick else {"single": 3000, "batch20": 500},
+        body_of=fb_webhook_body,
+        client=fb_client,
+        label=lambda case: f"messenger {case}",
+        handle_note="fresh store per round, unique ids per body; the badge log included",
+        more=lambda row, per_body, sample: [
+            Contender(
+                row(
+                    "omnimsg webhooks.handle (MemoryStore, badge_log=False)",
+                    baseline=BARE,
+                    note="no conversation log for the badge: windows and de-duplication only",
+                ),
+                functools.partial(fb_client, badge_log=False),
+            )
+        ],
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,27 +15,33 @@ raise nothing but omnimsg's own errors.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostile import (
+    Drawn,
+    SignedFuzz,
+    fill_in,
+    json_strings,
+    junk,
+    nested,
+    signed_headers,
+    strings,
+)
 from omnimsg import (
-    Address,
     Client,
     CommentReceived,
     Event,
     MessageReceived,
     Messenger,
-    OmniMsgError,
     Postback,
     StatusUpdate,
-    Text,
     Unknown,
 )
 from omnimsg.clock import FakeClock
@@ -45,8 +51,6 @@ SECRET = "hostile-fuzz-secret"
 PAGE = "4242"
 NOW = 1_780_000_000.0
 TS = "1780000000000"  # NOW in milliseconds
-URL = "https://app/wh"
-ALLOWED = {200, 400, 401, 403, 413}
 _ids = itertools.count()
 
 
@@ -92,46 +96,16 @@ NUMBERS = [
     "[]",
     "{}",
 ]
-REGEX_TEXT = st.text(alphabet=".*+?^$()[]{}|\\/\"'\r\n\t\x00\u2028é😀", max_size=30)
-STRINGS = st.one_of(
-    REGEX_TEXT.map(json.dumps),
-    REGEX_TEXT.map(lambda t: json.dumps(t, ensure_ascii=False)),
-    st.sampled_from(
-        [
-            '"\\ud800"',  # lone high surrogate
-            '"a\\udc00b"',  # lone low surrogate
-            '"\\udfff\\ud800"',
-            '"\\x41"',  # not a JSON escape
-            '"\\u12"',
-            '"a\r\nb"',  # raw CR/LF inside a string: not JSON
-            '"a\\r\\nb"',
-            '"\\\\"',
-            '"(?P<x>a+)+$"',
-            '"\\\\d{1,3}[\\\\w-]*"',
-        ]
-    ),
-)
+STRINGS = strings()
 DEPTHS = [2, 50, 253, 254, 255, 300, 1000, 1023, 1024, 1025, 3000]
-
-
-@st.composite
-def nested(draw: Callable[..., Any]) -> str:
-    depth = draw(st.sampled_from(DEPTHS))
-    if draw(st.booleans()):
-        return "[" * depth + "]" * depth
-    return '{"a":' * depth + draw(st.sampled_from(["1", "null", '"x"'])) + "}" * depth
-
-
-VALUES = st.one_of(st.sampled_from(NUMBERS), STRINGS, nested())
+VALUES = st.one_of(st.sampled_from(NUMBERS), STRINGS, nested(DEPTHS))
 IDS = st.one_of(st.sampled_from(NUMBERS), STRINGS, st.just('"263902037430900"'))
 # What still decodes as JSON (hostile values, but the body reaches the parser): half the
 # examples use only these, so that the events' own handling is exercised as much as the
 # envelope's refusal.
 _NOT_JSON = {"NaN", "Infinity", "-Infinity", "1e400"}
 JSON_NUMBERS = [n for n in NUMBERS if n not in _NOT_JSON]
-JSON_STRINGS = st.one_of(
-    REGEX_TEXT.map(json.dumps), REGEX_TEXT.map(lambda t: json.dumps(t, ensure_ascii=False))
-)
+JSON_STRINGS = json_strings()
 JSON_VALUES = st.one_of(st.sampled_from(JSON_NUMBERS), JSON_STRINGS, st.sampled_from(["[]", "{}"]))
 JSON_IDS = st.one_of(st.sampled_from(JSON_NUMBERS), JSON_STRINGS)
 POOLS: dict[bool, tuple[list[str], Any, Any, Any]] = {
@@ -209,7 +183,7 @@ def item(draw: Callable[..., Any], mid: str, user: str, strict: bool) -> str:
 
 
 @st.composite
-def hostile_body(draw: Callable[..., Any]) -> tuple[str, int, tuple[int, bytes] | None]:
+def hostile_body(draw: Callable[..., Any]) -> Drawn:
     """``(template, number of items, non-UTF-8 junk to splice in)``; ids are placeholders."""
     count = draw(st.integers(1, 3))
     strict = draw(st.booleans())
@@ -227,72 +201,18 @@ def hostile_body(draw: Callable[..., Any]) -> tuple[str, int, tuple[int, bytes] 
         f'{{"object":"page","entry":[{{"id":"{PAGE}","time":{draw(st.sampled_from(NUMBERS))},'
         f'"{where}":[{",".join(items + extras)}]{comment}}}]}}'
     )
-    junk = None
-    if draw(st.integers(0, 4)) == 0:
-        at = draw(st.integers(0, 1 << 20))
-        junk = (at, draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80"])))
-    return template, count, junk
+    return template, count, draw(junk())
 
 
-def realize(drawn: tuple[str, int, tuple[int, bytes] | None]) -> tuple[bytes, list[str], str]:
+def realize(drawn: Drawn) -> tuple[bytes, list[str], str]:
     """``(body, its mids, its customer)`` with ids no earlier example used."""
-    template, count, junk = drawn
     n = next(_ids)
-    user = f"psid{n}"
-    mids = [f"m_hostile.{n}.{i}" for i in range(count)]
-    text = template.replace("@USER@", user)
-    for i, mid in enumerate(mids):
-        text = text.replace(f"@MID{i}@", mid)
-    body = text.encode()
-    if junk is not None:
-        where = junk[0] % (len(body) + 1)
-        body = body[:where] + junk[1] + body[where:]
-    return body, mids, user
+    return fill_in(drawn, f"psid{n}", f"m_hostile.{n}")
 
 
-def _odd_case(name: str, pattern: list[bool]) -> str:
-    return "".join(c.upper() if up else c for c, up in zip(name, itertools.cycle(pattern)))
-
-
-@st.composite
-def headers_for(draw: Callable[..., Any], body: bytes) -> tuple[object, bool]:
+def headers_for(body: bytes) -> st.SearchStrategy[tuple[object, bool]]:
     """``(headers, valid)``: the signature of ``body`` in some framework's shape, or spoilt."""
-    sig = sign_hub_sha256(SECRET, body)
-    name = _odd_case("x-hub-signature-256", draw(st.lists(st.booleans(), min_size=1, max_size=5)))
-    valid: list[object] = [
-        {"X-Hub-Signature-256": sig},
-        {name: sig},
-        [(name, sig)],
-        [(b"host", b"app"), (name.encode(), sig.encode())],
-        httpx.Headers({name: sig}),
-        {name.encode(): sig.encode()},
-    ]
-    if draw(st.integers(0, 2)):
-        return draw(st.sampled_from(valid)), True
-    spoilt = draw(
-        st.sampled_from(
-            [
-                sig[:20] + "\r\n" + sig[20:],
-                sig[:-2] + "\r\nX-Injected: 1",
-                sig[:-1] + "\ud800",
-                sig[:-1],
-                "sha1=" + sig[7:],
-                "",
-                "sha256=",
-            ]
-        )
-    )
-    raw = spoilt.encode("utf-8", "surrogatepass")
-    shapes: list[object] = [
-        {"X-Hub-Signature-256": spoilt},
-        [(name.encode(), raw)],
-        [(name.encode(), raw + b"\xff")],
-        [(name.encode() + b"\xff", sig.encode())],
-        [(b"x-hub-signature-256", b"sha256=" + bytes(range(128, 192)))],
-        {},
-        [],
-    ]
-    return draw(st.sampled_from(shapes)), False
+    return signed_headers(SECRET, body)
 
 
 def _valid_body(mids: list[str], user: str) -> bytes:
@@ -308,23 +228,6 @@ def _valid_body(mids: list[str], user: str) -> bytes:
     return json.dumps({"object": "page", "entry": [{"id": PAGE, "messaging": items}]}).encode()
 
 
-def _handle(headers: object, body: bytes) -> Any:
-    outcome = CLIENT.webhooks.handle("messenger", "POST", URL, headers, body)  # type: ignore[arg-type]
-    assert outcome.status in ALLOWED, outcome
-    return outcome
-
-
-def _no_foreign_errors(user: str) -> None:
-    to = Address("messenger", user)
-    window = CLIENT.window(to)
-    if window.last_inbound_at is not None:
-        assert 1e9 <= window.last_inbound_at.timestamp() < 32_503_680_000
-    assert isinstance(CLIENT.check(to, Text("hi")), tuple)
-    with contextlib.suppress(OmniMsgError):
-        CLIENT.send(to, Text("hi"))
-    CLIENT.messenger.badge()
-
-
 def _check_events(events: tuple[Event, ...]) -> None:
     for e in events:
         assert isinstance(e, Event.__args__)  # type: ignore[attr-defined]
@@ -335,31 +238,16 @@ def _check_events(events: tuple[Event, ...]) -> None:
         json.dumps(e.raw, default=str)  # the app can log what it got
 
 
-def _check(body: bytes, mids: list[str], user: str, headers: object, valid: bool) -> None:
-    to = Address("messenger", user)
-    outcome = _handle(headers, body)
-    event(f"status {outcome.status}")
-    try:
-        parsed: list[Event] | None = CLIENT.webhooks.parse("messenger", headers, body)  # type: ignore[arg-type]
-    except OmniMsgError:
-        parsed = None
-    if valid:
-        assert outcome.status not in (401, 403), outcome
-    if outcome.status == 200:
-        assert parsed is not None and len(parsed) == len(outcome.events) + outcome.duplicates
-        _check_events(outcome.events)
-        again = _handle(headers, body)  # the platform's retry: every event is a duplicate now
-        assert again.events == () and again.duplicates == len(parsed)
-    else:
-        assert parsed is None
-        assert outcome.events == () and isinstance(outcome.error, OmniMsgError)
-        assert CLIENT.window(to).last_inbound_at is None  # no trace
-        fresh = _valid_body(mids, user)
-        redelivered = _handle({"X-Hub-Signature-256": sign_hub_sha256(SECRET, fresh)}, fresh)
-        assert [e.message_id for e in redelivered.events] == mids  # type: ignore[union-attr]
-        assert redelivered.duplicates == 0
-        assert CLIENT.window(to).open
-    _no_foreign_errors(user)
+SIGNED = SignedFuzz(
+    client=CLIENT,
+    platform="messenger",
+    secret=SECRET,
+    valid_body=_valid_body,
+    check_events=_check_events,
+    window_time=lambda t: 1e9 <= t < 32_503_680_000,
+    afterwards=lambda client: client.messenger.badge(),
+)
+_check = SIGNED.check
 
 
 FUZZ = settings(

@@ -14,25 +14,22 @@ omnimsg's own errors.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostile import Drawn, SignedFuzz, fill_in, junk, nested, signed_headers, strings
 from omnimsg import (
-    Address,
     Client,
     Event,
     MessageReceived,
-    OmniMsgError,
     Postback,
     StatusUpdate,
-    Text,
     Unknown,
     WhatsApp,
 )
@@ -41,8 +38,6 @@ from omnimsg.signing import sign_hub_sha256
 
 SECRET = "hostile-fuzz-secret"
 NOW = 1772442000.0
-URL = "https://app/wh"
-ALLOWED = {200, 400, 401, 403, 413}
 _ids = itertools.count()
 
 
@@ -92,39 +87,11 @@ NUMBERS = [
     "[]",
     "{}",
 ]
-REGEX_TEXT = st.text(alphabet=".*+?^$()[]{}|\\/\"'\r\n\t\x00\u2028é😀", max_size=30)
-STRINGS = st.one_of(
-    REGEX_TEXT.map(json.dumps),  # valid JSON strings full of metacharacters, CR/LF, \\
-    REGEX_TEXT.map(lambda t: json.dumps(t, ensure_ascii=False)),
-    st.sampled_from(
-        [
-            '"\\ud800"',  # lone high surrogate
-            '"a\\udc00b"',  # lone low surrogate
-            '"\\ud800\\ud800"',
-            '"\\udfff\\ud800"',
-            '"\\x41"',  # not a JSON escape
-            '"\\u12"',
-            '"a\r\nb"',  # raw CR/LF inside a string: not JSON
-            '"a\\r\\nb"',
-            '"\\\\"',
-            '"\\\\\\""',
-            '"(?P<x>a+)+$"',
-            '"\\\\d{1,3}[\\\\w-]*"',
-        ]
-    ),
-)
+STRINGS = strings(['"\\ud800\\ud800"', '"\\\\\\""'])
 DEPTHS = [2, 50, 100, 253, 254, 255, 256, 300, 1000, 1023, 1024, 1025, 1030, 3000]
 
 
-@st.composite
-def nested(draw: Callable[..., Any]) -> str:
-    depth = draw(st.sampled_from(DEPTHS))
-    if draw(st.booleans()):
-        return "[" * depth + "]" * depth
-    return '{"a":' * depth + draw(st.sampled_from(["1", "null", '"x"'])) + "}" * depth
-
-
-VALUES = st.one_of(st.sampled_from(NUMBERS), STRINGS, nested())
+VALUES = st.one_of(st.sampled_from(NUMBERS), STRINGS, nested(DEPTHS))
 
 
 @st.composite
@@ -159,12 +126,11 @@ def status(draw: Callable[..., Any], mid: str, user: str) -> str:
 
 
 @st.composite
-def hostile_body(draw: Callable[..., Any]) -> tuple[str, int, tuple[int, bytes] | None]:
+def hostile_body(draw: Callable[..., Any]) -> Drawn:
     """``(template, number of messages, non-UTF-8 junk to splice in)``.
 
-    The customer and message ids are placeholders (``@USER@``, ``@MID0@``...): the test fills
-    in fresh ones, so every example starts from a state no other example touched, while
-    the data generation itself stays deterministic (hypothesis replays it to shrink).
+    The customer and message ids are placeholders (``@USER@``, ``@MID0@``...) that
+    :func:`realize` fills in.
     """
     count = draw(st.integers(1, 3))
     items = [draw(message(f"@MID{i}@", "@USER@")) for i in range(count)]
@@ -179,76 +145,19 @@ def hostile_body(draw: Callable[..., Any]) -> tuple[str, int, tuple[int, bytes] 
         '{"object":"whatsapp_business_account","entry":[{"id":"2001","time":'
         f'{draw(st.sampled_from(NUMBERS))},"changes":[{{"field":"messages","value":{value}}}]}}]}}'
     )
-    junk = None
-    if draw(st.integers(0, 4)) == 0:  # non-UTF-8 bytes somewhere inside
-        where = draw(st.integers(0, 1 << 20))
-        junk = (where, draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80"])))
-    return template, count, junk
+    return template, count, draw(junk())  # non-UTF-8 bytes somewhere inside, at times
 
 
-def realize(drawn: tuple[str, int, tuple[int, bytes] | None]) -> tuple[bytes, list[str], str]:
+def realize(drawn: Drawn) -> tuple[bytes, list[str], str]:
     """``(body, its message ids, its customer)`` with ids no earlier example used."""
-    template, count, junk = drawn
     n = next(_ids)
-    user = f"1555{n:07d}"
-    mids = [f"wamid.hostile.{n}.{i}" for i in range(count)]
-    text = template.replace("@USER@", user).replace("@MIDS@", f"wamid.status.{n}")
-    for i, mid in enumerate(mids):
-        text = text.replace(f"@MID{i}@", mid)
-    body = text.encode()
-    if junk is not None:
-        where = junk[0] % (len(body) + 1)
-        body = body[:where] + junk[1] + body[where:]
-    return body, mids, user
+    also = [("@MIDS@", f"wamid.status.{n}")]
+    return fill_in(drawn, f"1555{n:07d}", f"wamid.hostile.{n}", also)
 
 
-def _odd_case(name: str, pattern: list[bool]) -> str:
-    return "".join(c.upper() if up else c for c, up in zip(name, itertools.cycle(pattern)))
-
-
-@st.composite
-def headers_for(draw: Callable[..., Any], body: bytes) -> tuple[object, bool]:
+def headers_for(body: bytes) -> st.SearchStrategy[tuple[object, bool]]:
     """``(headers, valid)``: the signature of ``body`` in some framework's shape, or spoilt."""
-    sig = sign_hub_sha256(SECRET, body)
-    name = _odd_case("x-hub-signature-256", draw(st.lists(st.booleans(), min_size=1, max_size=5)))
-    valid_shapes: list[object] = [
-        {"X-Hub-Signature-256": sig},
-        {name: sig},
-        {"Host": "app", name: sig},
-        [(name, sig)],
-        [(b"host", b"app"), (name.encode(), sig.encode())],  # ASGI scope["headers"]
-        httpx.Headers({name: sig}),
-        {name.encode(): sig.encode()},
-    ]
-    if draw(st.integers(0, 2)):
-        return draw(st.sampled_from(valid_shapes)), True
-    spoilt = draw(
-        st.sampled_from(
-            [
-                sig[:20] + "\r\n" + sig[20:],
-                sig[:-2] + "\r\nX-Injected: 1",
-                "sha256=\r\n" + sig[7:],
-                sig[:-1] + "\ud800",
-                sig[:-1],
-                "sha1=" + sig[7:],
-                "",
-                "sha256=",
-                sig.upper(),  # tolerated: upper-case hex
-                sig + "\r\n",  # tolerated: trailing white space
-            ]
-        )
-    )
-    raw = spoilt.encode("utf-8", "surrogatepass")
-    shapes: list[object] = [
-        {"X-Hub-Signature-256": spoilt},
-        [(name.encode(), raw)],
-        [(name.encode(), raw + b"\xff")],
-        [(name.encode() + b"\xff", sig.encode())],  # a different (non-UTF-8) header name
-        [(b"x-hub-signature-256", b"sha256=" + bytes(range(128, 192)))],
-        {},
-        [],
-    ]
-    return draw(st.sampled_from(shapes)), False
+    return signed_headers(SECRET, body, lenient=True)
 
 
 def _valid_body(mids: list[str], user: str) -> bytes:
@@ -264,23 +173,6 @@ def _valid_body(mids: list[str], user: str) -> bytes:
     return json.dumps(envelope).encode()
 
 
-def _handle(headers: object, body: bytes) -> Any:
-    outcome = CLIENT.webhooks.handle("whatsapp", "POST", URL, headers, body)  # type: ignore[arg-type]
-    assert outcome.status in ALLOWED, outcome
-    return outcome
-
-
-def _no_foreign_errors(user: str) -> None:
-    """``window``/``check``/``send`` for ``user`` raise only omnimsg errors."""
-    to = Address("whatsapp", user)
-    window = CLIENT.window(to)
-    if window.last_inbound_at is not None:
-        assert window.last_inbound_at.timestamp() == 1772442000
-    assert isinstance(CLIENT.check(to, Text("hi")), tuple)
-    with contextlib.suppress(OmniMsgError):
-        CLIENT.send(to, Text("hi"))
-
-
 def _check_events(events: tuple[Event, ...]) -> None:
     for e in events:
         assert isinstance(e, Event.__args__)  # type: ignore[attr-defined]
@@ -290,32 +182,15 @@ def _check_events(events: tuple[Event, ...]) -> None:
             assert 0 < e.timestamp < 32_503_680_000  # finite, 1970..3000
 
 
-def _check(body: bytes, mids: list[str], user: str, headers: object, valid: bool) -> None:
-    to = Address("whatsapp", user)
-    outcome = _handle(headers, body)
-    event(f"status {outcome.status}")  # pytest --hypothesis-show-statistics
-    try:
-        parsed: list[Event] | None = CLIENT.webhooks.parse("whatsapp", headers, body)  # type: ignore[arg-type]
-    except OmniMsgError:
-        parsed = None
-    if valid:
-        assert outcome.status not in (401, 403), outcome
-    if outcome.status == 200:
-        assert parsed is not None and len(parsed) == len(outcome.events) + outcome.duplicates
-        _check_events(outcome.events)
-        again = _handle(headers, body)  # the platform's retry: every event is a duplicate now
-        assert again.events == () and again.duplicates == len(parsed)
-    else:
-        assert parsed is None
-        assert outcome.events == () and isinstance(outcome.error, OmniMsgError)
-        # A refused body left no trace: no window, and every one of its ids is still new.
-        assert CLIENT.window(to).last_inbound_at is None
-        fresh = _valid_body(mids, user)
-        redelivered = _handle({"X-Hub-Signature-256": sign_hub_sha256(SECRET, fresh)}, fresh)
-        assert [e.message_id for e in redelivered.events] == mids  # type: ignore[union-attr]
-        assert redelivered.duplicates == 0
-        assert CLIENT.window(to).open
-    _no_foreign_errors(user)
+SIGNED = SignedFuzz(
+    client=CLIENT,
+    platform="whatsapp",
+    secret=SECRET,
+    valid_body=_valid_body,
+    check_events=_check_events,
+    window_time=lambda t: t == 1772442000,
+)
+_check = SIGNED.check
 
 
 FUZZ = settings(

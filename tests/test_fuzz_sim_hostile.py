@@ -16,7 +16,6 @@ server over a raw socket on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +24,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostile import (
+    BAD_HEADER_BYTES,
+    DEEP,
+    DEEP_IDS,
+    LONE_SURROGATES,
+    NON_FINITE,
+    Probe,
+    check,
+    header_values,
+    held,
+    hostile_json,
+    raw_http,
+    raw_json,
+    raw_request,
+    spoiled,
+    views,
+)
 from omnimsg.testing import DEFAULT_WHATSAPP, ServerThread, whatsapp_sim_config
 from omnimsg_sim import InProcessSimulator, SimCore
 
@@ -44,68 +60,19 @@ def new_sim() -> tuple[InProcessSimulator, httpx.Client]:
 
 @pytest.fixture
 def sim() -> Iterator[tuple[InProcessSimulator, httpx.Client]]:
-    made = new_sim()
-    yield made
-    made[1].close()
-    made[0].close()
+    yield from held(new_sim())
 
 
 def state(sim: InProcessSimulator, http: httpx.Client) -> tuple[Any, ...]:
     """Everything a refused request must leave as it was."""
-    views = [
-        "/_sim/state",
-        "/_sim/outbox",
-        "/_sim/webhooks",
-        "/_sim/sink",
-        "/_sim/faults",
-        "/_sim/clock",
-        "/_sim/templates",
-        "/_sim/whatsapp/templates",
-    ]
-    answers = []
-    for view in views:
-        r = http.get(view)
-        assert r.status_code == 200, (view, r.text)  # the simulator still works, too
-        answers.append(r.json())
+    answers = views(http, ["/_sim/templates", "/_sim/whatsapp/templates"])
     wa = sim.core.whatsapp
     return (*answers, sorted(wa.media), sorted(wa.subscribed))
 
 
-def check(r: httpx.Response, route: str) -> None:
-    """Below 500, JSON, and a refusal in the route's own envelope."""
-    assert r.status_code < 500, (route, r.status_code, r.text)
-    if r.status_code < 400:
-        return
-    error = r.json()["error"]
-    assert isinstance(error["message"], str) and error["message"]
-    if not route.startswith("/_sim"):
-        assert isinstance(error["code"], int)
-        assert isinstance(error["type"], str)
-        assert isinstance(error["fbtrace_id"], str)
-
-
-def refused(
-    sim: InProcessSimulator, http: httpx.Client, method: str, path: str, **kwargs: Any
-) -> httpx.Response:
-    """Send a request that must be refused (4xx) without any change of state."""
-    before = state(sim, http)
-    r = http.request(method, path, **kwargs)
-    check(r, path)
-    assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
-    assert state(sim, http) == before, (method, path, r.text)
-    return r
-
-
-def survives(
-    sim: InProcessSimulator, http: httpx.Client, method: str, path: str, **kwargs: Any
-) -> httpx.Response:
-    """Send a request that may be taken or refused; a refusal changes nothing."""
-    before = state(sim, http)
-    r = http.request(method, path, **kwargs)
-    check(r, path)
-    if r.status_code >= 400:
-        assert state(sim, http) == before, (method, path, r.text)
-    return r
+PROBE = Probe(state)
+refused = PROBE.refused
+survives = PROBE.survives
 
 
 # --- the routes and a valid body for each (the fuzz spoils one field of it) -------------------
@@ -213,17 +180,10 @@ def every_graph_route(media_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def raw_json(template: Any, hostile: str) -> bytes:
-    """``template`` as JSON, its ``"__HOSTILE__"`` string replaced by raw JSON text."""
-    return json.dumps(template).replace('"__HOSTILE__"', hostile).encode("utf-8", "surrogatepass")
-
-
 # --- 1. JSON nested 1,000 deep ---------------------------------------------------------------
 
-DEEP = ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000, "[" * 100 + "]" * 100]
 
-
-@pytest.mark.parametrize("deep", DEEP, ids=["list-1000", "object-1000", "list-100"])
+@pytest.mark.parametrize("deep", DEEP, ids=DEEP_IDS)
 @pytest.mark.parametrize(("path", "body"), JSON_ROUTES, ids=[p for p, _ in JSON_ROUTES])
 def test_deep_json_is_refused_on_every_json_route(
     sim: tuple[InProcessSimulator, httpx.Client], path: str, body: dict[str, Any], deep: str
@@ -254,8 +214,6 @@ def test_a_deep_body_on_the_other_graph_routes_never_crashes(
 
 
 # --- 2. non-finite and out-of-range numbers --------------------------------------------------
-
-NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
 
 
 @pytest.mark.parametrize("number", NON_FINITE)
@@ -350,7 +308,7 @@ def test_junk_numbers_surrogates_and_line_breaks_in_queries_on_every_graph_route
 # --- 3. lone surrogates ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ['"\\ud800"', '"a\\udfffb"', '"\\udc00\\ud800"'])
+@pytest.mark.parametrize("text", LONE_SURROGATES)
 @pytest.mark.parametrize(("path", "body"), JSON_ROUTES, ids=[p for p, _ in JSON_ROUTES])
 def test_lone_surrogates_are_refused_on_every_json_route(
     sim: tuple[InProcessSimulator, httpx.Client], path: str, body: dict[str, Any], text: str
@@ -386,8 +344,6 @@ def test_surrogate_bytes_in_a_query_never_crash(
 
 # --- 4. non-UTF-8 header bytes ----------------------------------------------------------------
 
-BAD_HEADER_BYTES = [b"\xff\xfe", b"\xc3", b"\xed\xa0\x80", b"caf\xe9", b"\x80" * 300]
-
 
 @pytest.mark.parametrize("junk", BAD_HEADER_BYTES)
 def test_non_utf8_authorization_is_a_wrong_token_in_process(
@@ -396,33 +352,7 @@ def test_non_utf8_authorization_is_a_wrong_token_in_process(
     s, http = sim
     media_id = stored_media(http)
     for method, path in every_graph_route(media_id):
-        r = refused(
-            s,
-            http,
-            method,
-            path,
-            headers=[(b"Authorization", b"Bearer " + junk), (b"Content-Type", b"application/json")],
-            content=b"{}",
-        )
-        assert r.json()["error"]["code"] in (190, 100), (path, r.text)
-
-
-def raw_http(port: int, request: bytes) -> tuple[int, bytes]:
-    """One request over a plain socket (bytes exactly as given), its status and body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(request)
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 "), data[:200]
-    return int(head.split()[1]), body
-
-
-def raw_request(method: str, path: str, headers: list[bytes], body: bytes = b"") -> bytes:
-    lines = [f"{method} {path} HTTP/1.1".encode(), *headers]
-    lines += [f"Content-Length: {len(body)}".encode(), b"Connection: close"]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+        PROBE.wrong_token(s, http, method, path, junk)
 
 
 @pytest.fixture(scope="module")
@@ -607,41 +537,7 @@ def test_tricky_text_passes_through_every_other_route_intact(
 
 # --- 7. the fuzz: the classes above, mixed into valid bodies ----------------------------------
 
-HOSTILE_JSON = st.one_of(
-    st.integers(min_value=20, max_value=1200).map(lambda n: "[" * n + "]" * n),
-    st.integers(min_value=20, max_value=1200).map(lambda n: '{"a":' * n + "0" + "}" * n),
-    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "1e20", "1e300", "-1e300"]),
-    st.sampled_from(['"\\ud800"', '"x\\udbff"', '"\\udfff\\ud800"', '["\\ud800"]']),
-    st.sampled_from(["10" + "0" * 30, "-1", "0", "true", "null", "[]", "{}"]),
-    st.text(alphabet=st.sampled_from(list("\\$^.*+?()[]{}|\r\n\t\x00ab1é")), max_size=12).map(
-        json.dumps
-    ),
-)
-
-
-def spoil(body: Any, path: tuple[Any, ...]) -> Any:
-    """``body`` with the value at ``path`` replaced by the placeholder."""
-    if not path:
-        return "__HOSTILE__"
-    copy = json.loads(json.dumps(body))
-    node = copy
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = "__HOSTILE__"
-    return copy
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every place in a JSON value (a new key too, at each object)."""
-    found = [prefix]
-    if isinstance(value, dict):
-        found.append((*prefix, "extra"))
-        for key, child in value.items():
-            found.extend(paths(child, (*prefix, key)))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found.extend(paths(child, (*prefix, i)))
-    return found
+HOSTILE_JSON = hostile_json()
 
 
 FUZZ_BODIES: list[tuple[str, Any]] = [
@@ -684,18 +580,14 @@ def test_fuzz_hostile_values_in_valid_bodies(
     route: tuple[str, Any], data: st.DataObject, hostile: str
 ) -> None:
     path, body = route
-    where = data.draw(st.sampled_from(paths(body)))
-    content = raw_json(spoil(body, where), hostile)
+    content = spoiled(data, body, hostile)
     s, http = FUZZ_SIM
     r = survives(s, http, "POST", path, content=content, headers=headers_for(path))
     if r.status_code == 201 and path == "/_sim/faults":
         http.delete("/_sim/faults")  # a fault taken must not spoil the next examples' sends
 
 
-HEADER_VALUES = st.one_of(
-    st.binary(min_size=1, max_size=24).filter(lambda b: b"\r" not in b and b"\n" not in b),
-    st.sampled_from([b"Bearer \xff", b"bearer " + TOKEN.encode() + b"\xc3", b"\xed\xa0\x80"]),
-)
+HEADER_VALUES = header_values(TOKEN)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

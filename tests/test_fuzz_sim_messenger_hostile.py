@@ -20,6 +20,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostile import (
+    ALPHABET,
+    BAD_HEADER_BYTES,
+    DEEP,
+    DEEP_IDS,
+    LITERALS,
+    LONE_SURROGATES,
+    NON_FINITE,
+    Probe,
+    header_values,
+    held,
+    hostile_json,
+    raw_http,
+    raw_json,
+    raw_request,
+    spoiled,
+    views,
+)
 from omnimsg.testing import DEFAULT_MESSENGER, DEFAULT_WHATSAPP, ServerThread
 from omnimsg_sim import InProcessSimulator, SimConfig, parse_config
 
@@ -57,66 +75,20 @@ def new_sim() -> tuple[InProcessSimulator, httpx.Client]:
 
 @pytest.fixture
 def sim() -> Iterator[tuple[InProcessSimulator, httpx.Client]]:
-    made = new_sim()
-    yield made
-    made[1].close()
-    made[0].close()
+    yield from held(new_sim())
 
 
 def state(sim: InProcessSimulator, http: httpx.Client) -> tuple[Any, ...]:
     """Everything a refused request must leave as it was."""
-    views = [
-        "/_sim/state",
-        "/_sim/outbox",
-        "/_sim/webhooks",
-        "/_sim/sink",
-        "/_sim/faults",
-        "/_sim/clock",
-        "/_sim/messenger/threads",
-    ]
-    answers = []
-    for view in views:
-        r = http.get(view)
-        assert r.status_code == 200, (view, r.text)
-        answers.append(r.json())
+    answers = views(http, ["/_sim/messenger/threads"])
     messenger = sim.core.platforms["messenger"]
     page = messenger.pages[PAGE]
     return (*answers, sorted(messenger.attachments), dict(page.buckets), dict(page.profile))
 
 
-def check(r: httpx.Response, route: str) -> None:
-    """Below 500, JSON, and a refusal in the route's own envelope."""
-    assert r.status_code < 500, (route, r.status_code, r.text)
-    if r.status_code < 400:
-        return
-    error = r.json()["error"]
-    assert isinstance(error["message"], str) and error["message"]
-    if not route.startswith("/_sim"):
-        assert isinstance(error["code"], int)
-        assert isinstance(error["type"], str)
-        assert isinstance(error["fbtrace_id"], str)
-
-
-def refused(
-    sim: InProcessSimulator, http: httpx.Client, method: str, path: str, **kwargs: Any
-) -> httpx.Response:
-    before = state(sim, http)
-    r = http.request(method, path, **kwargs)
-    check(r, path)
-    assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
-    assert state(sim, http) == before, (method, path, r.text)
-    return r
-
-
-def survives(
-    sim: InProcessSimulator, http: httpx.Client, method: str, path: str, **kwargs: Any
-) -> httpx.Response:
-    before = state(sim, http)
-    r = http.request(method, path, **kwargs)
-    check(r, path)
-    if r.status_code >= 400:
-        assert state(sim, http) == before, (method, path, r.text)
-    return r
+PROBE = Probe(state)
+refused = PROBE.refused
+survives = PROBE.survives
 
 
 # --- the routes and a valid body for each ---------------------------------------------------
@@ -229,20 +201,14 @@ def with_token(path: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}{Q}"
 
 
-def raw_json(template: Any, hostile: str) -> bytes:
-    return json.dumps(template).replace('"__HOSTILE__"', hostile).encode("utf-8", "surrogatepass")
-
-
 JSON_HEADERS = {"Content-Type": "application/json"}
 IDS = [f"{p.split('?')[0]}:{sorted(b)[0]}" for p, b in JSON_ROUTES]
 
 
 # --- 1. JSON nested 1,000 deep ---------------------------------------------------------------
 
-DEEP = ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000, "[" * 100 + "]" * 100]
 
-
-@pytest.mark.parametrize("deep", DEEP, ids=["list-1000", "object-1000", "list-100"])
+@pytest.mark.parametrize("deep", DEEP, ids=DEEP_IDS)
 @pytest.mark.parametrize(("path", "body"), JSON_ROUTES, ids=IDS)
 def test_deep_json_is_refused_on_every_json_route(
     sim: tuple[InProcessSimulator, httpx.Client], path: str, body: dict[str, Any], deep: str
@@ -265,8 +231,6 @@ def test_deep_json_in_query_parameters_and_form_bodies(
 
 
 # --- 2. non-finite and out-of-range numbers --------------------------------------------------
-
-NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
 
 
 @pytest.mark.parametrize("number", NON_FINITE)
@@ -355,7 +319,7 @@ def test_junk_queries_on_every_graph_route(sim: tuple[InProcessSimulator, httpx.
 # --- 3. lone surrogates -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ['"\\ud800"', '"a\\udfffb"', '"\\udc00\\ud800"'])
+@pytest.mark.parametrize("text", LONE_SURROGATES)
 @pytest.mark.parametrize(("path", "body"), JSON_ROUTES, ids=IDS)
 def test_lone_surrogates_are_refused_on_every_json_route(
     sim: tuple[InProcessSimulator, httpx.Client], path: str, body: dict[str, Any], text: str
@@ -377,8 +341,6 @@ def test_lone_surrogates_in_text_and_query(sim: tuple[InProcessSimulator, httpx.
 
 # --- 4. non-UTF-8 header bytes -------------------------------------------------------------------
 
-BAD_HEADER_BYTES = [b"\xff\xfe", b"\xc3", b"\xed\xa0\x80", b"caf\xe9", b"\x80" * 300]
-
 
 @pytest.mark.parametrize("junk", BAD_HEADER_BYTES)
 def test_non_utf8_authorization_is_a_wrong_token_in_process(
@@ -386,28 +348,7 @@ def test_non_utf8_authorization_is_a_wrong_token_in_process(
 ) -> None:
     s, http = sim
     for method, path in GRAPH_ROUTES:
-        r = refused(
-            s,
-            http,
-            method,
-            path,
-            headers=[(b"Authorization", b"Bearer " + junk), (b"Content-Type", b"application/json")],
-            content=b"{}",
-        )
-        assert r.json()["error"]["code"] in (190, 100), (path, r.text)
-
-
-def raw_http(port: int, request: bytes) -> tuple[int, bytes]:
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(request)
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 "), data[:200]
-    return int(head.split()[1]), body
+        PROBE.wrong_token(s, http, method, path, junk)
 
 
 @pytest.mark.slow
@@ -423,9 +364,7 @@ def test_non_utf8_header_bytes_over_a_real_socket() -> None:
                 [host, b"Content-Type: application/x-www-form-urlencoded; charset=\xff"],
                 [b"Host: \xff\xfe:80", b"Authorization: Bearer " + TOKEN.encode()],
             ):
-                lines = [f"{method} {path} HTTP/1.1".encode(), *headers]
-                lines += [b"Content-Length: 2", b"Connection: close"]
-                status, body = raw_http(port, b"\r\n".join(lines) + b"\r\n\r\n{}")
+                status, body = raw_http(port, raw_request(method, path, headers, b"{}"))
                 assert status < 500, (method, path, headers, body)
                 if status >= 400:
                     error = json.loads(body)["error"]
@@ -503,39 +442,8 @@ def test_tricky_text_passes_through_intact(
 
 # --- 7. the fuzz: the classes above, mixed into valid bodies -----------------------------------
 
-HOSTILE_JSON = st.one_of(
-    st.integers(min_value=20, max_value=1200).map(lambda n: "[" * n + "]" * n),
-    st.integers(min_value=20, max_value=1200).map(lambda n: '{"a":' * n + "0" + "}" * n),
-    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "1e20", "1e300", "-1e300"]),
-    st.sampled_from(['"\\ud800"', '"x\\udbff"', '"\\udfff\\ud800"', '["\\ud800"]']),
-    st.sampled_from(["10" + "0" * 30, "9" * 4000, "-1", "0", "true", "null", "[]", "{}", '""']),
-    st.text(alphabet=st.sampled_from(list("\\$^.*+?()[]{}|\r\n\t\x00ab1é/")), max_size=12).map(
-        json.dumps
-    ),
-)
-
-
-def spoil(body: Any, path: tuple[Any, ...]) -> Any:
-    if not path:
-        return "__HOSTILE__"
-    copy = json.loads(json.dumps(body))
-    node = copy
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = "__HOSTILE__"
-    return copy
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        found.append((*prefix, "extra"))
-        for key, child in value.items():
-            found.extend(paths(child, (*prefix, key)))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found.extend(paths(child, (*prefix, i)))
-    return found
+# Beyond WhatsApp's: a number too long for any id, an empty string, and slashes (URLs).
+HOSTILE_JSON = hostile_json([LITERALS[0], "9" * 4000, *LITERALS[1:], '""'], ALPHABET + "/")
 
 
 FUZZ_BODIES: list[tuple[str, Any]] = [
@@ -558,16 +466,12 @@ def test_fuzz_hostile_values_in_valid_bodies(
     route: tuple[str, Any], data: st.DataObject, hostile: str
 ) -> None:
     path, body = route
-    where = data.draw(st.sampled_from(paths(body)))
-    content = raw_json(spoil(body, where), hostile)
+    content = spoiled(data, body, hostile)
     s, http = FUZZ_SIM
     survives(s, http, "POST", path, content=content, headers=JSON_HEADERS)
 
 
-HEADER_VALUES = st.one_of(
-    st.binary(min_size=1, max_size=24).filter(lambda b: b"\r" not in b and b"\n" not in b),
-    st.sampled_from([b"Bearer \xff", b"bearer " + TOKEN.encode() + b"\xc3", b"\xed\xa0\x80"]),
-)
+HEADER_VALUES = header_values(TOKEN)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -872,3 +872,18 @@ def test_media_download_over_http_stays_on_the_simulator() -> None:
         )
         direct = httpx.get(f"{url}/v21.0/{WABA}/message_templates?limit=1", headers=AUTH).json()
         assert direct["paging"]["next"].startswith(f"{url}/v21.0/{WABA}/message_templates?")
+
+
+def test_an_inbound_message_with_an_integer_beyond_64_bits_is_delivered_whole() -> None:
+    """The fast encoder refuses such integers; the body then goes out through the stdlib."""
+    from omnimsg.testing import whatsapp_sim_config
+    from omnimsg_sim import InProcessSimulator
+
+    sim = InProcessSimulator(whatsapp_sim_config(webhook_url="/_sim/sink"))
+    big = 10**31
+    message = {"type": "text", "text": {"body": "hi", "n": big}}
+    answer = sim.control("POST", "/_sim/inbound", {"user": "15551230001", "message": message})
+    assert answer["delivery"]["status"] == 200
+    (request,) = sim.control("GET", "/_sim/sink")["requests"]
+    assert f'"n":{big}' in request["body"]
+    sim.close()

@@ -12,16 +12,20 @@ for every tenant.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import attrs
 
 from omnimsg.rules import Violation
 
-from ..effects import SimFlow, SimRequest, SimResponse
+from ..effects import Delivery, Pause, SimFlow, SimRequest, SimResponse
+from ..faults import Fault
+from ..world import World
 from .adapter import GraphTenant, MeTenant
 
 __all__ = [
@@ -30,8 +34,12 @@ __all__ = [
     "NO_TOKEN",
     "GraphError",
     "GraphHost",
+    "fault_answer",
     "graph_error",
+    "hub_handshake",
     "no_such_object",
+    "request_token",
+    "token_error",
     "violation_response",
 ]
 
@@ -140,6 +148,90 @@ def no_such_object(method: str, object_id: str, trace: str) -> SimResponse:
         subcode=33,
         trace=trace,
         error_type="GraphMethodException",
+    )
+
+
+def request_token(req: SimRequest) -> str | None:
+    """The access token of a Bearer header, else of a non-empty ``access_token`` query
+    parameter; ``None`` when the request gives it neither way (a product may look further)."""
+    header = req.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:]
+    return req.arg("access_token") or None
+
+
+def token_error(given: str, expected: str | None) -> GraphError | None:
+    """Graph's own answer to the access token ``given``: 2500 without one, 190 for one that is
+    not ``expected`` (``None``: no object's token at all); ``None`` when it is the one."""
+    if not given:
+        return NO_TOKEN
+    # Any text encodes with surrogatepass (a header of non-UTF-8 bytes included): a token
+    # that is not the right one is simply wrong, answered 190.
+    if expected is None or not hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode()
+    ):
+        return BAD_TOKEN
+    return None
+
+
+def fault_answer(
+    fault: Fault | None,
+    unknown: GraphError,
+    answer: Callable[[GraphError, str | None], SimResponse],
+) -> SimFlow[SimResponse | None]:
+    """What the ``/_sim/faults`` rule taken for a call makes of it, after its latency; ``None``
+    (no rule, or one that only delays) to go on.
+
+    A native ``code`` is that Graph error ("Injected fault" unless the rule says more), a bare
+    ``status`` the product's ``unknown`` error with that status; ``answer`` renders the error,
+    given the rule's own message.
+    """
+    if fault is None:
+        return None
+    if fault.latency_ms:
+        yield Pause(fault.latency_ms / 1000.0)
+    if fault.code is not None:
+        error = GraphError(
+            fault.code, fault.message or "Injected fault", status=fault.status or 400
+        )
+    elif fault.status is not None:
+        error = GraphError(unknown.code, fault.message or unknown.title, status=fault.status)
+    else:
+        return None
+    return answer(error, fault.message)
+
+
+def hub_handshake(
+    world: World,
+    platform: str,
+    account: str,
+    webhook_url: str | None,
+    verify_token: str,
+    challenge: str,
+) -> Delivery | str:
+    """The GET verification request Meta sends when a callback URL is set (spec/whatsapp.md
+    §1.1, spec/messenger.md §1.1), or why there is none to send."""
+    url = world.webhook_url(platform, account, webhook_url)
+    if not url:
+        return "this account has no webhook_url"
+    query = urlencode(
+        {
+            "hub.mode": "subscribe",
+            "hub.challenge": challenge,
+            "hub.verify_token": verify_token,
+        }
+    )
+    sep = "&" if "?" in url else "?"
+    return Delivery(
+        id=world.next_seq(),
+        platform=platform,
+        account=account,
+        kind="handshake",
+        url=f"{url}{sep}{query}",
+        body=b"",
+        method="GET",
+        headers=(("user-agent", "facebookplatform/1.0"),),
+        echo=challenge.encode(),  # §1.1: the app answers hub.challenge as it is
     )
 
 

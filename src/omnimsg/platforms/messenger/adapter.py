@@ -8,17 +8,16 @@ from types import MappingProxyType
 
 from ..._core.effects import Flow
 from ..._core.retry import RetryPolicy
-from ..._inbound import Headers, WebhookConfig, WebhookOutcome, header
+from ..._inbound import Headers, WebhookConfig, WebhookOutcome
 from ..._violation import Violation
-from ...exceptions import ConfigurationError, WebhookParseError
+from ...exceptions import ConfigurationError
 from ...models.content import Content
 from ...models.events import Event, MessageEcho, MessageReceived, Postback
 from ...models.options import SendOptions
 from ...models.refs import Address
 from ...models.results import SendResult, Window
-from ...signing import HubSignatureVerifier
 from ...stores.ops import Op
-from .._meta import hub_handshake
+from .._meta import HubWebhooks
 from ..adapter import Capability, Channel
 from . import flows
 from .channel import Messenger
@@ -26,8 +25,6 @@ from .fallbacks import convert
 
 __all__ = ["ADAPTER", "MessengerAdapter", "MessengerWebhooks"]
 
-_SIGNATURE = "x-hub-signature-256"
-_SIGNATURE_CANONICAL = "X-Hub-Signature-256"
 _LOGGED = (MessageReceived, Postback, MessageEcho)  # what the badge's log needs
 
 
@@ -40,53 +37,20 @@ _NOTHING = _nothing()
 _NOTHING.close()
 
 
-class MessengerWebhooks:
+class MessengerWebhooks(HubWebhooks):
     """Meta's webhook side for the configured Pages: ``hub.*`` handshake, HMAC-SHA256 hex."""
 
     def __init__(self, channels: Sequence[Messenger], config: WebhookConfig) -> None:
-        self.config = config
-        # Keyed once: verifying is on the hot path of every webhook (DESIGN §5).
-        secrets = dict.fromkeys(c.app_secret for c in channels if c.app_secret)
-        self._verifiers = tuple(HubSignatureVerifier(secret) for secret in secrets)
-        self._tokens = tuple(c.verify_token.encode() for c in channels if c.verify_token)
+        super().__init__(channels, config)
         # The badge's log is kept only for the Pages that want it (``badge_log``).
         self._policies = {c.page_id: c.policy for c in channels if c.badge_log}
 
-    def handshake(self, method: str, url: str) -> WebhookOutcome | None:
-        """Meta's GET verification handshake (spec/messenger.md §1.1); 403 on a wrong token."""
-        return hub_handshake(self._tokens, method, url)
-
-    def signature(self, headers: Headers) -> str | None:
-        """The ``X-Hub-Signature-256`` value of any header shape."""
-        if type(headers) is dict:  # the hot path: a plain dict spelling it canonically
-            found = headers.get(_SIGNATURE_CANONICAL)
-            if type(found) is str:
-                return found
-        return header(headers, _SIGNATURE, _SIGNATURE_CANONICAL)
-
-    def signature_missing(self, url: str, headers: Headers) -> bool:
-        """A missing signature is 401, a wrong one 403 (as for WhatsApp)."""
-        return self.signature(headers) is None
-
     def read(self, url: str, headers: Headers, body: bytes) -> list[Event]:
-        """Verify ``X-Hub-Signature-256`` over the raw bytes (§1.2), then parse every event.
-
-        The signature covers the bytes as Meta sent them, non-ASCII escaped as ``\\uXXXX``
-        (§1.2): re-serialised JSON would not match, so nothing is decoded before this.
-        """
-        if len(body) > self.config.max_body_bytes:
-            raise WebhookParseError(
-                f"webhook body is larger than {self.config.max_body_bytes} bytes"
-            )
-        if not self._verifiers:
+        """Verify ``X-Hub-Signature-256`` over the raw bytes (§1.2), then parse every event."""
+        self.check_size(body)
+        if not self._verifiers:  # said before any header is read
             raise ConfigurationError("set app_secret= on the Messenger channel to verify webhooks")
-        signature = self.signature(headers)
-        # Several Meta apps may feed one endpoint: any of their secrets may have signed it.
-        for verifier in self._verifiers:
-            if verifier.matches(body, signature):
-                break
-        else:
-            self._verifiers[0].verify(body, signature)  # raises, saying what is wrong
+        self.verify_signature(self.signature(headers), body)
         return flows.parse_body(body)
 
     def dedup_key(self, event: Event) -> str:

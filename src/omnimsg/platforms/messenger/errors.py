@@ -8,7 +8,6 @@ then the HTTP status.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..._core.effects import Response
@@ -23,6 +22,7 @@ from ...exceptions import (
     RecipientUnavailable,
     ServerError,
 )
+from .._meta import class_for_status, error_fields, text_field, typed_error
 
 __all__ = ["CODE_CLASSES", "RULE_FOR_CODE", "SUBCODE_CLASSES", "map_error"]
 
@@ -83,20 +83,6 @@ RULE_FOR_CODE: dict[tuple[int, int | None], str] = {
 _RETRYABLE = frozenset({1200})  # the platform says: not sent, try again later (§5)
 
 
-def _by_status(status: int) -> type[PlatformError]:
-    if status == 401:
-        return AuthenticationError
-    if status == 403:
-        return PermissionDenied
-    if status == 404:
-        return NotFound
-    if status == 429:
-        return RateLimited
-    if status >= 500:
-        return ServerError
-    return InvalidRequest
-
-
 def _retry_after(response: Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
@@ -114,17 +100,10 @@ def _int(value: Any) -> int | None:
 
 def map_error(response: Response) -> PlatformError:
     """The typed error for a Graph error answer (any body, even not JSON)."""
-    error: dict[str, Any] = {}
-    try:
-        decoded = json.loads(response.body) if response.body else None
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
-        error = decoded["error"]
+    error = error_fields(response.body)
     code = _int(error.get("code"))
     subcode = _int(error.get("error_subcode"))
-    message = error.get("message") if isinstance(error.get("message"), str) else None
-    trace = error.get("fbtrace_id") if isinstance(error.get("fbtrace_id"), str) else None
+    message = text_field(error, "message")
     cls: type[PlatformError]
     if code is not None and subcode is not None and (code, subcode) in SUBCODE_CLASSES:
         cls = SUBCODE_CLASSES[(code, subcode)]
@@ -135,21 +114,18 @@ def map_error(response: Response) -> PlatformError:
     elif code is not None and 200 <= code <= 299:
         cls = PermissionDenied
     else:
-        cls = _by_status(response.status)
+        cls = class_for_status(response.status)
     text = message or f"Messenger answered HTTP {response.status}"
     transient = error.get("is_transient") is True
-    common: dict[str, Any] = {
-        "platform": "messenger",
-        "code": code,
-        "subcode": subcode,
-        "http_status": response.status,
-        "request_id": trace or response.headers.get("x-fb-trace-id"),
-        "raw": response.body,
-        "retryable": code in _RETRYABLE or (code == 2 and transient),
-    }
-    if cls is RateLimited:
-        return RateLimited(text, retry_after=_retry_after(response), **common)
-    if cls is PolicyRejected:
-        rule = RULE_FOR_CODE.get((code or 0, subcode)) or RULE_FOR_CODE.get((code or 0, None))
-        return PolicyRejected(text, rule_id=rule, **common)
-    return cls(text, **common)
+    return typed_error(
+        cls,
+        text,
+        response,
+        trace=text_field(error, "fbtrace_id"),
+        retry_after=_retry_after(response),
+        rule_id=RULE_FOR_CODE.get((code or 0, subcode)) or RULE_FOR_CODE.get((code or 0, None)),
+        platform="messenger",
+        code=code,
+        subcode=subcode,
+        retryable=code in _RETRYABLE or (code == 2 and transient),
+    )

@@ -14,7 +14,6 @@ State kept in the Store, all under ``omnimsg:fb:``:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -22,7 +21,6 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from ..._core.calls import call
 from ..._core.effects import (
     Flow,
     Request,
@@ -33,7 +31,6 @@ from ..._core.effects import (
     StoreGet,
     StoreIncr,
     StoreSet,
-    new_request,
 )
 from ..._core.retry import RetryPolicy
 from ..._types import JSON, JSONObject
@@ -54,6 +51,7 @@ from ...models.results import AppInfo, MessengerProfile, SendResult, UserProfile
 from ...rules import Violation
 from ...rules import messenger as rules
 from ...stores.ops import Get, Op, Set, new_get, new_set, new_set_max
+from .._meta import MAX_DEPTH, graph_call, graph_request, parse_webhook, stored_time
 from . import wire
 from .channel import Messenger
 from .errors import map_error
@@ -71,9 +69,12 @@ __all__ = [
     "window",
 ]
 
-_JSON_HEADERS = (("content-type", "application/json"),)
 _DAY = 86_400.0
 _LAST_INBOUND_TTL = 30 * _DAY
+# How long a comment is remembered for its private reply (§3.4: within 7 days). Forgetting it
+# lets a late or second reply through to the platform (10903, 10900), so it is kept as long
+# as a customer's last message (the contract test found 8 days too short).
+_COMMENT_TTL = _LAST_INBOUND_TTL
 _RATE_TTL = 60.0
 _READ_CHUNK = 500  # badge records read per store round trip
 
@@ -94,16 +95,6 @@ SenderAction = Literal["typing_on", "typing_off", "mark_seen"]
 # --- requests -------------------------------------------------------------------------------
 
 
-def _decode(response: Response) -> dict[str, Any]:
-    try:
-        data = json.loads(response.body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise map_error(Response(502, response.headers, response.body)) from None
-    return data
-
-
 def _request(
     ch: Messenger,
     method: str,
@@ -120,23 +111,13 @@ def _request(
     if proof is not None:
         query["appsecret_proof"] = proof
     url = ch.url(path) + ("?" + urlencode(query) if query else "")
-    headers = ch.auth_headers()
-    raw: bytes | None = None
-    if body is not None:
-        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        headers += _JSON_HEADERS
-    return new_request(
-        method=method,
-        url=url,
-        headers=headers,
-        body=raw,
-        idempotent=idempotent,
-        operation=operation,
+    return graph_request(
+        method, url, ch.auth_headers(), body, operation=operation, idempotent=idempotent
     )
 
 
 def _call(request: Request, retry: RetryPolicy) -> Flow[dict[str, Any]]:
-    return _decode((yield from call(request, retry, map_error)))
+    return graph_call(request, retry, map_error)
 
 
 # --- state keys -----------------------------------------------------------------------------
@@ -173,13 +154,7 @@ def _badge_record_key(page: str, day: int, n: int) -> str:
 
 def _time(raw: bytes | None) -> float | None:
     """A stored time, or ``None`` when absent or not an in-range time (counts as never)."""
-    if raw is None:
-        return None
-    try:
-        t = float(raw)
-    except ValueError:
-        return None
-    return t if wire.timestamp_in_range(t) else None
+    return stored_time(raw, wire.timestamp_in_range)
 
 
 def last_inbound(page: str, user: str) -> Flow[float | None]:
@@ -261,16 +236,21 @@ def _record_send(
         yield from note_reply(ch.page_id, user, state.now, ch.policy)
 
 
-def _messaging_type(state: rules.SendState | None, ch: Messenger) -> wire.MessagingType:
+def _messaging_type(
+    state: rules.SendState | None, ch: Messenger, tag: str | None
+) -> wire.MessagingType:
     """§3.1: MESSAGE_TAG with a tag; RESPONSE inside the window; UPDATE outside it.
 
+    A tag always goes with MESSAGE_TAG, pre-flight or not: the Send API refuses any other
+    messaging type beside a tag, "(#100) Messaging type should be MESSAGE_TAG for tagged
+    messages" (research §1.2; spec §3.1: ``tag`` goes with ``messaging_type=MESSAGE_TAG``).
     Without pre-flight nothing is read, so the window is not known: RESPONSE, what the Send
     API assumes when the field is missing (research §6, chatwoot#14329).
     """
+    if tag is not None:
+        return "MESSAGE_TAG"
     if state is None:
         return "RESPONSE"
-    if state.tag is not None:
-        return "MESSAGE_TAG"
     return (
         "RESPONSE" if rules.window_open(state.last_inbound_at, state.now, ch.policy) else "UPDATE"
     )
@@ -310,7 +290,7 @@ def send(
     body = wire.encode_send(
         {"id": user},
         content,
-        messaging_type=_messaging_type(state, ch),
+        messaging_type=_messaging_type(state, ch, options.tag),
         tag=options.tag,
         metadata=options.callback_data,
         reply_to=options.reply_to,
@@ -339,6 +319,12 @@ def window(ch: Messenger, to: Address, now: float) -> Flow[Window]:
 # --- private replies (§3.4) -----------------------------------------------------------------
 
 
+def _replied_ttl(p: rules.MessengerPolicy) -> float:
+    # A reply is remembered at least as long as its comment: else a second reply, late, would
+    # be judged "expired" here and "already replied to" (10900) by the platform.
+    return max(_COMMENT_TTL, p.private_reply_seconds + _DAY)
+
+
 def reply_to_comment(
     ch: Messenger,
     comment_id: str,
@@ -364,7 +350,7 @@ def reply_to_comment(
         violations = rules.check_send(content, state, ch.policy)
         if violations:
             raise PolicyViolation(violations)
-        ttl = ch.policy.private_reply_seconds + _DAY
+        ttl = _replied_ttl(ch.policy)
         if not (yield StoreAdd(key, b"sending", ttl)):
             taken = rules.SendState(now=now, comment_id=comment_id, comment_replied=True)
             raise PolicyViolation(rules.check_send(content, taken, ch.policy))
@@ -381,7 +367,7 @@ def reply_to_comment(
             yield StoreDelete(key)  # not sent: the comment may still get its reply
         raise
     if state is not None:
-        yield StoreSet(key, b"sent", ch.policy.private_reply_seconds + _DAY)
+        yield StoreSet(key, b"sent", _replied_ttl(ch.policy))
         yield from _record_send(ch, None, state, content)
     recipient = data.get("recipient_id")
     result = _result(ch, recipient if isinstance(recipient, str) else "", data)
@@ -824,27 +810,14 @@ def _exchange(raw: bytes | None) -> rules.Exchange | None:
 # --- webhooks -------------------------------------------------------------------------------
 
 
-MAX_DEPTH = 254
-"""The deepest nesting a webhook body may have (Messenger's own envelope is about 8 deep)."""
-
-
 def parse_body(body: bytes) -> list[Event]:
     """Decode a (verified) webhook body into events.
 
     Raises :class:`WebhookParseError` for a body that is not JSON or is nested deeper than
-    :data:`MAX_DEPTH`, before any event is made, so a refused body changes no state.
+    :data:`MAX_DEPTH` (``_meta.parse_webhook``), before any event is made, so a
+    refused body changes no state.
     """
-    try:
-        payload = orjson.loads(body)  # refuses more than 1024 levels itself
-    except orjson.JSONDecodeError as exc:
-        raise WebhookParseError(f"Messenger webhook body is not JSON: {exc}") from None
-    try:
-        # orjson re-encodes only what is at most MAX_DEPTH deep: an exact check at C speed.
-        orjson.dumps(payload)
-    except orjson.JSONEncodeError:
-        raise WebhookParseError(
-            f"Messenger webhook body is nested deeper than {MAX_DEPTH} levels"
-        ) from None
+    payload = parse_webhook(body, "Messenger")
     try:
         return wire.parse_events(payload)
     except ValueError as exc:
@@ -857,7 +830,6 @@ dedup_key = wire.dedup_key
 _MOVES_WINDOW = (MessageReceived, Postback, ReferralReceived)
 _CONVERSES = (MessageReceived, Postback)
 _LOGGED = (MessageReceived, Postback, MessageEcho)  # what the badge's log reads
-_COMMENT_TTL = 8 * _DAY
 
 
 def state_ops(event: Event) -> list[Op]:

@@ -7,26 +7,22 @@ from types import MappingProxyType
 
 from ..._core.effects import Flow
 from ..._core.retry import RetryPolicy
-from ..._inbound import Headers, WebhookConfig, WebhookOutcome, header
+from ..._inbound import Headers, WebhookConfig, WebhookOutcome
 from ..._violation import Violation
-from ...exceptions import ConfigurationError, WebhookParseError
+from ...exceptions import ConfigurationError
 from ...models.content import Content
 from ...models.events import Event, TemplateStatusChanged
 from ...models.options import SendOptions
 from ...models.refs import Address
 from ...models.results import SendResult, Window
-from ...signing import HubSignatureVerifier
 from ...stores.ops import Op
-from .._meta import hub_handshake
+from .._meta import HubWebhooks
 from ..adapter import Capability, Channel
 from . import flows
 from .channel import WhatsApp
 from .fallbacks import convert
 
 __all__ = ["ADAPTER", "WhatsAppAdapter", "WhatsAppWebhooks"]
-
-_SIGNATURE = "x-hub-signature-256"
-_SIGNATURE_CANONICAL = "X-Hub-Signature-256"
 
 
 def _nothing() -> Flow[None]:
@@ -39,52 +35,17 @@ _NOTHING = _nothing()
 _NOTHING.close()
 
 
-class WhatsAppWebhooks:
+class WhatsAppWebhooks(HubWebhooks):
     """Meta's webhook side for the configured numbers: ``hub.*`` handshake, HMAC-SHA256 hex."""
-
-    def __init__(self, channels: Sequence[WhatsApp], config: WebhookConfig) -> None:
-        self.config = config
-        # Keyed once: verifying is on the hot path of every webhook (DESIGN §5).
-        secrets = dict.fromkeys(c.app_secret for c in channels if c.app_secret)
-        self._verifiers = tuple(HubSignatureVerifier(secret) for secret in secrets)
-        self._tokens = tuple(c.verify_token.encode() for c in channels if c.verify_token)
-
-    def handshake(self, method: str, url: str) -> WebhookOutcome | None:
-        """Meta's GET verification handshake (spec/whatsapp.md §1.1); POSTs are not one."""
-        return hub_handshake(self._tokens, method, url)
-
-    def signature(self, headers: Headers) -> str | None:
-        """The ``X-Hub-Signature-256`` value of any header shape."""
-        if type(headers) is dict:  # the hot path: a plain dict spelling it canonically
-            found = headers.get(_SIGNATURE_CANONICAL)
-            if type(found) is str:
-                return found
-        return header(headers, _SIGNATURE, _SIGNATURE_CANONICAL)
-
-    def signature_missing(self, url: str, headers: Headers) -> bool:
-        """pywa's convention (spec §1.2): a missing signature is 401, a wrong one 403."""
-        return self.signature(headers) is None
 
     def verify(self, headers: Headers, body: bytes) -> None:
         """Raise :class:`SignatureError` unless one channel's app secret signed ``body``."""
-        self._verify(self.signature(headers), body)
-
-    def _verify(self, signature: str | None, body: bytes) -> None:
-        if not self._verifiers:
-            raise ConfigurationError("set app_secret= on the channel to verify webhooks")
-        # Several Meta apps may feed one endpoint: any of their secrets may have signed it.
-        for verifier in self._verifiers:
-            if verifier.matches(body, signature):
-                return
-        self._verifiers[0].verify(body, signature)  # raises, saying what is wrong
+        self.verify_signature(self.signature(headers), body)
 
     def read(self, url: str, headers: Headers, body: bytes) -> list[Event]:
         """Verify ``X-Hub-Signature-256`` over the raw bytes, then parse every event."""
-        if len(body) > self.config.max_body_bytes:
-            raise WebhookParseError(
-                f"webhook body is larger than {self.config.max_body_bytes} bytes"
-            )
-        self._verify(self.signature(headers), body)
+        self.check_size(body)
+        self.verify_signature(self.signature(headers), body)
         return flows.parse_body(body)
 
     def dedup_key(self, event: Event) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..._core.effects import Response
@@ -16,6 +15,7 @@ from ...exceptions import (
     RateLimited,
     ServerError,
 )
+from .._meta import class_for_status, error_fields, text_field, typed_error
 
 __all__ = ["CODE_CLASSES", "RULE_FOR_CODE", "map_error"]
 
@@ -75,20 +75,6 @@ RULE_FOR_CODE: dict[int, str] = {
 """Native code -> the omnimsg rule that pre-flight checks for it."""
 
 
-def _by_status(status: int) -> type[PlatformError]:
-    if status == 401:
-        return AuthenticationError
-    if status == 403:
-        return PermissionDenied
-    if status == 404:
-        return NotFound
-    if status == 429:
-        return RateLimited
-    if status >= 500:
-        return ServerError
-    return InvalidRequest
-
-
 def _retry_after(response: Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
@@ -99,39 +85,30 @@ def _retry_after(response: Response) -> float | None:
 
 def map_error(response: Response) -> PlatformError:
     """The typed error for a Graph error answer (any body, even not JSON)."""
-    error: dict[str, Any] = {}
-    try:
-        decoded = json.loads(response.body) if response.body else None
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
-        error = decoded["error"]
+    error = error_fields(response.body)
     code = error.get("code") if isinstance(error.get("code"), int) else None
     subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
     data: dict[str, Any] = error["error_data"] if isinstance(error.get("error_data"), dict) else {}
     details = data.get("details") if isinstance(data.get("details"), str) else None
-    message = error.get("message") if isinstance(error.get("message"), str) else None
-    trace = error.get("fbtrace_id") if isinstance(error.get("fbtrace_id"), str) else None
+    message = text_field(error, "message")
     if code is not None and 200 <= code <= 299:
         cls: type[PlatformError] = PermissionDenied
     elif code is not None and code in CODE_CLASSES:
         cls = CODE_CLASSES[code]
     else:
-        cls = _by_status(response.status)
+        cls = class_for_status(response.status)
     text = message or f"WhatsApp answered HTTP {response.status}"
     if details:
         text = f"{text}: {details}"
-    common: dict[str, Any] = {
-        "platform": "whatsapp",
-        "code": code,
-        "subcode": subcode,
-        "http_status": response.status,
-        "request_id": trace or response.headers.get("x-fb-trace-id"),
-        "details": details,
-        "raw": response.body,
-    }
-    if cls is RateLimited:
-        return RateLimited(text, retry_after=_retry_after(response), **common)
-    if cls is PolicyRejected:
-        return PolicyRejected(text, rule_id=RULE_FOR_CODE.get(code or 0), **common)
-    return cls(text, **common)
+    return typed_error(
+        cls,
+        text,
+        response,
+        trace=text_field(error, "fbtrace_id"),
+        retry_after=_retry_after(response),
+        rule_id=RULE_FOR_CODE.get(code or 0),
+        platform="whatsapp",
+        code=code,
+        subcode=subcode,
+        details=details,
+    )

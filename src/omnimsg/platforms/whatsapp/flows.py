@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import orjson
 from attrs import evolve
 
 from ..._core.calls import call
@@ -22,7 +21,6 @@ from ..._core.effects import (
     StoreIncr,
     StoreSet,
     get_json,
-    new_request,
     set_json,
 )
 from ..._core.multipart import encode_multipart
@@ -44,22 +42,13 @@ from ...models.results import MediaInfo, SendResult, TemplateInfo, Window
 from ...rules import Violation
 from ...rules import whatsapp as rules
 from ...stores.ops import Op, new_set_max
+from .._meta import MAX_DEPTH as MAX_DEPTH  # the depth parse_body allows (tests pin it)
+from .._meta import graph_call, graph_request, parse_webhook, stored_time
 from .channel import WhatsApp
 from .errors import map_error
 from .wire import MAX_TIMESTAMP, encode_message, parse_events, timestamp_in_range
 
-_JSON_HEADERS = (("content-type", "application/json"),)
 _LAST_INBOUND_TTL = 30 * 86_400.0
-
-
-def _decode(response: Response, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(response.body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise map_error(Response(502, response.headers, response.body)) from None
-    return data
 
 
 def _request(
@@ -73,25 +62,20 @@ def _request(
     idempotent: bool = False,
     absolute: bool = False,
 ) -> Request:
-    headers = ch.auth_headers()
-    raw: bytes | None
-    if isinstance(body, bytes):
-        raw = body
-        headers += (("content-type", content_type or "application/octet-stream"),)
-    elif body is None:
-        raw = None
-    else:
-        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        headers += _JSON_HEADERS
     url = path if absolute else ch.url(path)
-    return new_request(
-        method=method,
-        url=url,
-        headers=headers,
-        body=raw,
-        idempotent=idempotent,
+    return graph_request(
+        method,
+        url,
+        ch.auth_headers(),
+        body,
         operation=operation,
+        idempotent=idempotent,
+        content_type=content_type,
     )
+
+
+def _call(request: Request, retry: RetryPolicy) -> Flow[dict[str, Any]]:
+    return graph_call(request, retry, map_error)
 
 
 # --- state keys ------------------------------------------------------------------------------
@@ -130,18 +114,9 @@ def _templates_known_key(waba: str) -> str:
 def last_inbound(account: str, user: str) -> Flow[float | None]:
     """When the customer last wrote, from the store.
 
-    A value that is not an in-range time (unreadable, or ``nan``/``inf``/``1e20`` kept by an
-    older omnimsg that stored any webhook time) counts as never: the window is closed rather
-    than ``window()`` failing or staying open forever.
+    A value that is not an in-range time counts as never (``_meta.stored_time``).
     """
-    raw = yield StoreGet(last_inbound_key(account, user))
-    if raw is None:
-        return None
-    try:
-        t = float(raw)
-    except ValueError:
-        return None
-    return t if timestamp_in_range(t) else None
+    return stored_time((yield StoreGet(last_inbound_key(account, user))), timestamp_in_range)
 
 
 def record_inbound(account: str, user: str, timestamp: float) -> Flow[None]:
@@ -293,8 +268,7 @@ def send(
     request = _request(
         ch, "POST", f"{ch.phone_number_id}/messages", body, operation="whatsapp.send"
     )
-    response = yield from call(request, retry, map_error)
-    data = _decode(response, "send")
+    data = yield from _call(request, retry)
     if state is not None:
         yield from _record_send(ch, user, state, content)
     messages = data.get("messages")
@@ -348,7 +322,7 @@ def mark_read(ch: WhatsApp, message_id: str, *, typing: bool, retry: RetryPolicy
         operation="whatsapp.mark_read",
         idempotent=True,
     )
-    data = _decode((yield from call(request, retry, map_error)), "mark_read")
+    data = yield from _call(request, retry)
     return bool(data.get("success"))
 
 
@@ -367,7 +341,7 @@ def upload_media(
         content_type=content_type,
         operation="whatsapp.upload_media",
     )
-    result = _decode((yield from call(request, retry, map_error)), "upload")
+    result = yield from _call(request, retry)
     return str(result.get("id", ""))
 
 
@@ -376,7 +350,7 @@ def media_info(ch: WhatsApp, media_id: str, *, retry: RetryPolicy) -> Flow[Media
     request = _request(
         ch, "GET", quote(media_id, safe=""), operation="whatsapp.media_info", idempotent=True
     )
-    d = _decode((yield from call(request, retry, map_error)), "media")
+    d = yield from _call(request, retry)
     size = d.get("file_size")
     return MediaInfo(
         id=str(d.get("id", media_id)),
@@ -404,7 +378,7 @@ def delete_media(ch: WhatsApp, media_id: str, *, retry: RetryPolicy) -> Flow[boo
     request = _request(
         ch, "DELETE", quote(media_id, safe=""), operation="whatsapp.delete_media", idempotent=True
     )
-    return bool(_decode((yield from call(request, retry, map_error)), "delete").get("success"))
+    return bool((yield from _call(request, retry)).get("success"))
 
 
 def _template_info(d: dict[str, Any], *, name: str = "", language: str = "") -> TemplateInfo:
@@ -454,7 +428,7 @@ def create_template(
     request = _request(
         ch, "POST", f"{waba}/message_templates", body, operation="whatsapp.create_template"
     )
-    d = _decode((yield from call(request, retry, map_error)), "template")
+    d = yield from _call(request, retry)
     status = str(d.get("status", "PENDING"))
     spec = rules.template_spec(
         name=name,
@@ -490,7 +464,7 @@ def list_templates(
         request = _request(
             ch, "GET", url, operation="whatsapp.list_templates", idempotent=True, absolute=True
         )
-        d = _decode((yield from call(request, retry, map_error)), "templates")
+        d = yield from _call(request, retry)
         for item in d.get("data") or []:
             if isinstance(item, dict):
                 info = _template_info(item)
@@ -525,7 +499,7 @@ def delete_template(
     request = _request(
         ch, "DELETE", url, operation="whatsapp.delete_template", idempotent=True, absolute=True
     )
-    ok = bool(_decode((yield from call(request, retry, map_error)), "delete").get("success"))
+    ok = bool((yield from _call(request, retry)).get("success"))
     # The cache is keyed by language; forget the known-list flag so the next list reloads it.
     yield StoreDelete(_templates_known_key(waba))
     return ok
@@ -534,31 +508,14 @@ def delete_template(
 # --- webhooks -------------------------------------------------------------------------------
 
 
-MAX_DEPTH = 254
-"""The deepest nesting a webhook body may have (WhatsApp's own envelope is about 12 deep)."""
-
-
 def parse_body(body: bytes) -> list[Event]:
     """Decode a (verified) webhook body into events.
 
     Raises :class:`WebhookParseError` for a body that is not JSON or is nested deeper than
-    :data:`MAX_DEPTH`, before any event is made, so a refused body changes no state. Deeper
-    values would break whatever walks them recursively later (the de-duplication key of an
-    ``Unknown`` event, the app's own ``json.dumps(event.raw)``).
+    :data:`MAX_DEPTH` (``_meta.parse_webhook``), before any event is made, so a
+    refused body changes no state.
     """
-    try:
-        payload = orjson.loads(body)  # refuses more than 1024 levels itself
-    except orjson.JSONDecodeError as exc:
-        raise WebhookParseError(f"WhatsApp webhook body is not JSON: {exc}") from None
-    try:
-        # An exact depth check at C speed (about 5 us on a 20-event body; walking the tree
-        # in Python costs 25): orjson re-encodes whatever it decoded, refusing only nesting
-        # deeper than its own limit, MAX_DEPTH (tests/test_webhooks.py pins the boundary).
-        orjson.dumps(payload)
-    except orjson.JSONEncodeError:
-        raise WebhookParseError(
-            f"WhatsApp webhook body is nested deeper than {MAX_DEPTH} levels"
-        ) from None
+    payload = parse_webhook(body, "WhatsApp")
     try:
         return parse_events(payload)
     except ValueError as exc:

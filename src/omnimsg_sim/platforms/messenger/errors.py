@@ -36,9 +36,9 @@ __all__ = [
     "QUICK_REPLY_TITLE",
     "RATE_LIMITED",
     "RETIRED_TAG",
+    "UNKNOWN_ERROR",
     "Refusal",
     "from_violation",
-    "injected",
     "invalid",
     "too_few",
     "too_long",
@@ -117,6 +117,9 @@ RATE_LIMITED = GraphError(613, "Calls to this API have exceeded the rate limit."
 APPSECRET_PROOF = GraphError(
     100, "Invalid appsecret_proof provided in the API argument", type="GraphMethodException"
 )
+# A ``/_sim/faults`` rule with a bare HTTP status and no code is answered as this (code 2,
+# Graph's "unexpected/temporary" error, §5).
+UNKNOWN_ERROR = GraphError(2, "An unexpected error has occurred.")
 
 
 def invalid(message: str) -> Refusal:
@@ -151,12 +154,3 @@ def from_violation(v: Violation) -> Refusal:
         GraphError(code, v.title or v.message, status=v.http_status, subcode=subcode),
         v.title or v.message,
     )
-
-
-def injected(code: int | None, status: int | None, message: str | None) -> GraphError | None:
-    """The error a ``/_sim/faults`` rule asks for: a native ``code``, or a bare HTTP status."""
-    if code is not None:
-        return GraphError(code, message or "Injected fault", status=status or 400)
-    if status is not None:
-        return GraphError(2, message or "An unexpected error has occurred.", status=status)
-    return None

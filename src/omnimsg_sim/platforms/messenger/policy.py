@@ -94,19 +94,16 @@ def check(send: Send, state: ConversationState, policy: rules.MessengerPolicy) -
 
     Order: the thread's owner (§8.1), the Human Agent permission, then the shared rules
     (content limits, the private reply's or the tag's or the standard window, the rate).
-    A sender action has no content: its window and rate are checked as a text's would be
-    (UNVERIFIED that Meta holds sender actions to the window; it documents them for
-    conversations in it).
+    A sender action has no content and is held to neither the window nor the send rate:
+    Meta documents neither for them (the 300/s figure is for messages: text, links,
+    reactions, stickers; spec §6), and a simulator that invented a refusal would fail apps
+    the platform serves. The SDK sends them unchecked too, so both sides agree.
     """
     if state.owner_app is not None and state.owner_app != state.app:
         return Refusal(NOT_THREAD_OWNER)
     if send.tag == rules.HUMAN_AGENT and send.tag in policy.tags and not state.human_agent:
         return Refusal(NO_PERMISSION)  # the Human Agent permission is an App Review feature
     if send.content is None:  # a sender action
-        if not rules.window_open(state.last_inbound_at, state.now, policy):
-            return Refusal(OUTSIDE_WINDOW)
-        if rules.consume(state.text_bucket, state.now, "text", policy).tokens < 0:
-            return Refusal(RATE_LIMITED)
         return None
     shared = rules.SendState(
         now=state.now,

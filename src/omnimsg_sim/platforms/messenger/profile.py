@@ -12,19 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omnimsg.platforms.messenger.flows import PROFILE_FIELDS
+
 from .errors import invalid, too_few, too_long, too_many
 
 __all__ = ["PROPERTIES", "field_list", "validate"]
 
-PROPERTIES = (
-    "get_started",
-    "greeting",
-    "ice_breakers",
-    "persistent_menu",
-    "whitelisted_domains",
-    "account_linking_url",
-    "commands",
-)
+# The SDK's list is the one the API takes (research §5.1): one list, so that the simulator
+# cannot accept a property the SDK refuses, or the other way round.
+PROPERTIES = PROFILE_FIELDS
 """The properties of research §5.1 (``home_url`` and ``target_audience`` are deprecated)."""
 
 _DEPRECATED = ("home_url", "target_audience")

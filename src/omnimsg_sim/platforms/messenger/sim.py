@@ -16,26 +16,34 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from omnimsg.rules import messenger as rules
 from omnimsg.signing import sign_hub_sha256
 
 from ...answers import control_error, json_response
 from ...config import MessengerAccount
-from ...effects import Delivery, DeliveryOutcome, Pause, SimFlow, SimRequest, SimResponse
+from ...effects import Delivery, DeliveryOutcome, SimFlow, SimRequest, SimResponse
 from ...faults import Faults
 from ...safejson import BadJSON, loads
 from ...world import OutboxEntry, World
 from ..adapter import Deliverer
-from ..graph import BAD_TOKEN, ME, NO_TOKEN, GraphError, graph_error, no_such_object
+from ..graph import (
+    ME,
+    GraphError,
+    fault_answer,
+    graph_error,
+    hub_handshake,
+    no_such_object,
+    request_token,
+    token_error,
+)
 from . import handover, profile
 from .errors import (
     APPSECRET_PROOF,
     BAD_ATTACHMENT,
     NO_SUCH_USER,
+    UNKNOWN_ERROR,
     Refusal,
-    injected,
     invalid,
 )
 from .inbound import Action, Refused, parse
@@ -149,11 +157,8 @@ class MessengerSim:
     @staticmethod
     def _token(req: SimRequest, given: Mapping[str, Any] | None) -> str:
         """The access token: a Bearer header, the ``access_token`` query or body parameter."""
-        header = req.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return header[7:]
-        token = req.arg("access_token")
-        if token:
+        token = request_token(req)
+        if token is not None:
             return token
         if given is not None and isinstance(given.get("access_token"), str):
             return str(given["access_token"])
@@ -164,15 +169,11 @@ class MessengerSim:
     ) -> SimResponse | None:
         """Graph's own token errors (2500, 190) and a wrong ``appsecret_proof``; else None."""
         token = self._token(req, given)
-        if not token:
-            return self._fail(NO_TOKEN)
-        # Any text encodes with surrogatepass (a header of non-UTF-8 bytes included): a token
-        # that is not the right one is simply wrong, answered 190.
+        error = token_error(token, None if page is None else page.cfg.page_access_token)
+        if error is not None:
+            return self._fail(error)
+        assert page is not None  # token_error answers 190 without a Page
         token_bytes = token.encode("utf-8", "surrogatepass")
-        if page is None or not hmac.compare_digest(
-            token_bytes, page.cfg.page_access_token.encode()
-        ):
-            return self._fail(BAD_TOKEN)
         proof = req.arg("appsecret_proof")
         if proof is None and given is not None:
             proof = given.get("appsecret_proof")
@@ -190,14 +191,8 @@ class MessengerSim:
         self, operation: str, account: str | None, user: str | None = None
     ) -> SimFlow[SimResponse | None]:
         fault = self.faults.take(self.name, operation, account, user)
-        if fault is None:
-            return None
-        if fault.latency_ms:
-            yield Pause(fault.latency_ms / 1000.0)
-        error = injected(fault.code, fault.status, fault.message)
-        if error is None:
-            return None
-        return self._fail(error)
+        # Messenger's errors carry no details: the error's own sentence is the message.
+        return fault_answer(fault, UNKNOWN_ERROR, lambda error, _message: self._fail(error))
 
     # --- the seam (omnimsg_sim.platforms.adapter) ------------------------------------------
 
@@ -377,10 +372,10 @@ class MessengerSim:
         if refusal is not None:
             raise refusal
         # --- checked: from here on, state changes ---
-        page.spend(kind, now)
-        if send.sender_action is not None:
+        if send.sender_action is not None:  # not a message: no rate spent (see policy.check)
             customer.last_action = send.sender_action
             return json_response({"recipient_id": customer.psid})
+        page.spend(kind, now)
         mid = self._mid()
         out: dict[str, Any] = {"recipient_id": customer.psid, "message_id": mid}
         if comment is not None:
@@ -732,27 +727,8 @@ class MessengerSim:
         if page is None:
             return "unknown or ambiguous 'account'"
         cfg = page.cfg
-        url = self.world.webhook_url(self.name, cfg.page_id, cfg.webhook_url)
-        if not url:
-            return "this account has no webhook_url"
-        query = urlencode(
-            {
-                "hub.mode": "subscribe",
-                "hub.challenge": challenge,
-                "hub.verify_token": cfg.verify_token,
-            }
-        )
-        sep = "&" if "?" in url else "?"
-        return Delivery(
-            id=self.world.next_seq(),
-            platform=self.name,
-            account=cfg.page_id,
-            kind="handshake",
-            url=f"{url}{sep}{query}",
-            body=b"",
-            method="GET",
-            headers=(("user-agent", "facebookplatform/1.0"),),
-            echo=challenge.encode(),  # §1.1: the app answers hub.challenge as it is
+        return hub_handshake(
+            self.world, self.name, cfg.page_id, cfg.webhook_url, cfg.verify_token, challenge
         )
 
     # --- the Attachment Upload API (§3.3) ---------------------------------------------------
@@ -860,45 +836,37 @@ class MessengerSim:
 
     # --- the Messenger Profile API (research §5.1) ------------------------------------------
 
-    def _get_profile(
-        self, req: SimRequest, page: Page, given: dict[str, Any]
+    def _profile(
+        self,
+        page: Page,
+        given: dict[str, Any],
+        act: Callable[[Page, dict[str, Any]], dict[str, Any]],
     ) -> SimFlow[SimResponse]:
+        """A Messenger Profile call: an injected fault first, then ``act``'s answer (its
+        :class:`Refusal` as Graph's error, before anything changed)."""
         stop = yield from self._fault("messenger.profile", page.cfg.page_id)
         if stop is not None:
             return stop
         try:
-            fields = profile.field_list(given.get("fields"))
+            answer = act(page, given)
         except Refusal as exc:
             return self._refuse(exc)
-        data = [{name: page.profile[name]} for name in fields if name in page.profile]
-        return json_response({"data": data})
+        return json_response(answer)
+
+    def _get_profile(
+        self, req: SimRequest, page: Page, given: dict[str, Any]
+    ) -> SimFlow[SimResponse]:
+        return self._profile(page, given, _read_profile)
 
     def _set_profile(
         self, req: SimRequest, page: Page, given: dict[str, Any]
     ) -> SimFlow[SimResponse]:
-        stop = yield from self._fault("messenger.profile", page.cfg.page_id)
-        if stop is not None:
-            return stop
-        try:
-            changes = profile.validate(given, page.profile)
-        except Refusal as exc:
-            return self._refuse(exc)
-        page.profile.update(changes)
-        return json_response({"result": "success"})
+        return self._profile(page, given, _update_profile)
 
     def _delete_profile(
         self, req: SimRequest, page: Page, given: dict[str, Any]
     ) -> SimFlow[SimResponse]:
-        stop = yield from self._fault("messenger.profile", page.cfg.page_id)
-        if stop is not None:
-            return stop
-        try:
-            fields = profile.field_list(given.get("fields"))
-        except Refusal as exc:
-            return self._refuse(exc)
-        for name in fields:
-            page.profile.pop(name, None)
-        return json_response({"result": "success"})
+        return self._profile(page, given, _delete_profile)
 
     # --- the handover protocol (§8.1) --------------------------------------------------------
 
@@ -1029,3 +997,22 @@ class MessengerSim:
         customer = page.customers.get(psid)
         now = self.world.now()
         return customer is not None and rules.window_open(customer.last_inbound, now, page.policy)
+
+
+# --- the Messenger Profile API's three operations (research §5.1) ------------------------------
+
+
+def _read_profile(page: Page, given: dict[str, Any]) -> dict[str, Any]:
+    fields = profile.field_list(given.get("fields"))
+    return {"data": [{name: page.profile[name]} for name in fields if name in page.profile]}
+
+
+def _update_profile(page: Page, given: dict[str, Any]) -> dict[str, Any]:
+    page.profile.update(profile.validate(given, page.profile))  # validated whole, then set
+    return {"result": "success"}
+
+
+def _delete_profile(page: Page, given: dict[str, Any]) -> dict[str, Any]:
+    for name in profile.field_list(given.get("fields")):  # every name checked before any goes
+        page.profile.pop(name, None)
+    return {"result": "success"}

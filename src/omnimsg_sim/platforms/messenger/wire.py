@@ -358,8 +358,16 @@ def _generic_template(
     for i, item in enumerate(elements):
         at = f"{where}[elements][{i}]"
         e = _object(item, at)
-        title = _text(e.get("title"), f"{at}[title]", required=False)
+        title = _text(e.get("title"), f"{at}[title]", required=False, empty=True)
+        if title == "":
+            # An empty title is a bad parameter, not a missing one: code 100 alone
+            # (Messageflow/send-as's captures, the source of §5's subcodes).
+            raise invalid(f"Param {at}[title] must be a non-empty UTF-8 encoded string")
         subtitle = _text(e.get("subtitle"), f"{at}[subtitle]", required=False)
+        # A parameter's own checks come before the element's completeness (same captures:
+        # an empty title is answered as such, not as 2018035), as the SDK's rules order them.
+        _limit(title, f"{at}[title]", policy.generic_title_max)
+        _limit(subtitle, f"{at}[subtitle]", policy.generic_subtitle_max)
         image = _url(e["image_url"], f"{at}[image_url]") if e.get("image_url") else None
         link = None
         if e.get("default_action") is not None:
@@ -369,8 +377,6 @@ def _generic_template(
         # §3.2: a title, and at least one other field besides it (subcode 2018035).
         if title is None or not (subtitle or image or link or buttons):
             raise Refusal(INCOMPLETE_ELEMENT)
-        _limit(title, f"{at}[title]", policy.generic_title_max)
-        _limit(subtitle, f"{at}[subtitle]", policy.generic_subtitle_max)
         known = [b for b in buttons if b is not None]
         whole = whole and len(known) == len(buttons)
         cards.append(Card(title=title, subtitle=subtitle, image_url=image, url=link, buttons=known))
@@ -449,6 +455,10 @@ def _message(
         raise invalid(
             "Only one of message[text], message[attachment] or message[sticker_id] may be set"
         )
+    if given[0] == "text":
+        # The text before its quick replies, as the SDK's rules check them (which of the two
+        # Meta answers first is UNVERIFIED; the simulator and the pre-flight must agree).
+        _limit(_text(msg["text"], "message[text]"), "message[text]", policy.text_max)
     replies: list[Button] | None = None
     plain = True
     if msg.get("quick_replies") is not None:

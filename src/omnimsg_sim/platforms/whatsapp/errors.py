@@ -20,7 +20,7 @@ __all__ = [
     "MISSING_PARAMETER",
     "NOT_FOUND",
     "UNDELIVERABLE",
-    "injected",
+    "UNKNOWN_ERROR",
     "window_closed",
 ]
 
@@ -33,6 +33,8 @@ MEDIA_UPLOAD = GraphError(131053, "Media upload error")
 NOT_FOUND = GraphError(100, "Invalid parameter", status=404)
 # UNVERIFIED subcode; Meta refuses a second template with the same name and language.
 DUPLICATE_TEMPLATE = GraphError(100, "Invalid parameter", subcode=2388024)
+# A ``/_sim/faults`` rule with a bare HTTP status and no code is answered as this.
+UNKNOWN_ERROR = GraphError(1, "An unknown error occurred")
 
 UNDELIVERABLE: dict[str, Any] = {
     "code": 131026,
@@ -52,12 +54,3 @@ def window_closed(title: str, details: str | None) -> dict[str, Any]:
         "error_data": {"details": details},
         "href": ERROR_CODES_URL,
     }
-
-
-def injected(code: int | None, status: int | None, message: str | None) -> GraphError | None:
-    """The error a ``/_sim/faults`` rule asks for: a native ``code``, or a bare HTTP status."""
-    if code is not None:
-        return GraphError(code, message or "Injected fault", status=status or 400)
-    if status is not None:
-        return GraphError(1, message or "An unknown error occurred", status=status)
-    return None
