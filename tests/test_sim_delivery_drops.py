@@ -59,7 +59,13 @@ def _read_request(reader: Any) -> bytes | None:
 
 
 class App:
-    """The scripted app. ``seen``: every request read; ``answered``: (status, body) it answered."""
+    """The scripted app. ``seen``: every request read; ``answered``: (status, body) it answered.
+
+    Each is recorded before the client can learn of it (a request when read, an answer before
+    it is written), so both lists are in the order the client caused them, whichever
+    connection's thread served each: the client can only go on, perhaps on another connection,
+    once it has the answer.
+    """
 
     def __init__(self, script: Script) -> None:
         self.script = script
@@ -91,9 +97,11 @@ class App:
             thread.start()
             number += 1
 
-    def _answer(self, conn: socket.socket, status: int, body: bytes, *extra: bytes) -> None:
+    def _answer(self, conn: socket.socket, status: int, body: bytes, request: bytes) -> None:
+        with self._lock:  # before it is written: the client may act on it at once
+            self.answered.append((status, request))
         head = b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n" % (status, len(body))
-        conn.sendall(head + b"".join(extra) + b"\r\n" + body)
+        conn.sendall(head + b"\r\n" + body)
 
     def _serve(self, conn: socket.socket, number: int) -> None:
         reader = conn.makefile("rb")
@@ -106,12 +114,10 @@ class App:
                     self.seen.append((number, index, body))
                 action = self.script(number, index, body)
                 if action == "ok":
-                    self._answer(conn, 200, b"ok")
-                    self.answered.append((200, body))
+                    self._answer(conn, 200, b"ok", body)
                     continue
                 if action == "500-close":  # uvicorn after an app error: no "Connection: close"
-                    self._answer(conn, 500, b"Internal Server Error")
-                    self.answered.append((500, body))
+                    self._answer(conn, 500, b"Internal Server Error", body)
                 elif action == "partial":
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok")
                 elif action == "garbage":
