@@ -143,7 +143,7 @@ class HubWebhooks:
     def verify_signature(self, signature: str | None, body: bytes) -> None:
         """Raise :class:`SignatureError` unless one channel's app secret signed ``body``.
 
-        The signature covers the bytes as Meta sent them (non-ASCII escaped as ``\\uXXXX``):
+        The signature covers the bytes as Meta sent them (non-ASCII escaped, ``é`` as ``\\u00e9``):
         re-serialised JSON would not match, so nothing is decoded before this.
         """
         if not self._verifiers:

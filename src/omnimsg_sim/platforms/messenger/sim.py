@@ -71,7 +71,7 @@ def _ms(t: float) -> int:
 
 
 def encode(payload: Any) -> bytes:
-    """A webhook body as Meta writes it (§1.2): non-ASCII as ``\\uXXXX`` escapes (lower-case
+    """A webhook body as Meta writes it (§1.2): non-ASCII as escapes such as ``\\u00e9`` (lower-case
     hex) and ``/`` as ``\\/``, so that an app which re-serialises the JSON before checking the
     signature fails here as it does in production."""
     # "/" only ever appears inside JSON strings, so the replacement cannot touch syntax.
