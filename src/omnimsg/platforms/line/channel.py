@@ -52,6 +52,9 @@ class Line:
         base_url: ``https://api.line.me``, or the simulator's URL.
         data_url: ``https://api-data.line.me`` (content and rich-menu images), or the
             simulator's URL; by default the same host as ``base_url`` when that is not LINE's.
+        reply_token_lifetime: how long a reply token is used after its event (seconds).
+            LINE says only "about a minute" (spec/line.md §3, second-hand): UNVERIFIED, so
+            configurable; after it a reply goes as a push.
 
     Secrets never appear in ``repr``.
     """
@@ -62,6 +65,7 @@ class Line:
     channel_id: str | None = attrs.field(default=None, validator=_optional)
     base_url: str = attrs.field(default="https://api.line.me", converter=_strip_slash)
     data_url: str | None = attrs.field(default=None, validator=_optional)
+    reply_token_lifetime: float = 60.0
 
     platform = "line"
 
