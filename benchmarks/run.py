@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import functools
 import gc
@@ -526,8 +527,13 @@ def bench_ingest(
     label: Callable[[str], str],
     handle_note: str,
     more: Callable[[Callable[..., Row], int, tuple[dict[str, str], bytes]], list[Contender]],
+    signed: Callable[[bytes], dict[str, str]] | None = None,
+    verify: Callable[[dict[str, str], bytes], bool] | None = None,
 ) -> list[Row]:
-    """Webhook ingest of one Meta platform against bare HMAC + orjson, case by case.
+    """Webhook ingest of one platform against bare HMAC + orjson, case by case.
+
+    ``signed(body)`` gives a body's headers and ``verify(headers, body)`` is bare's signature
+    check (Meta's ``X-Hub-Signature-256`` unless given).
 
     Every case times the bare baseline, ``webhooks.parse``, and ``webhooks.handle`` on a
     MemoryStore and on SQLite, then the platform's ``more`` contenders (given a row maker,
@@ -544,10 +550,16 @@ def bench_ingest(
     key = APP_SECRET.encode()
     digestmod = hashlib.sha256
 
+    def meta_verify(headers: dict[str, str], body: bytes) -> bool:
+        expected = hmac.new(key, body, digestmod).hexdigest()
+        return hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:])
+
+    check = verify or meta_verify
+    sign = signed or signed_headers
+
     def bare(_: object, work: Work) -> None:
         for headers, body in work:
-            expected = hmac.new(key, body, digestmod).hexdigest()
-            if not hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]):
+            if not check(headers, body):
                 raise AssertionError("bad signature")
             orjson.loads(body)
 
@@ -581,7 +593,7 @@ def bench_ingest(
         bodies: Work = []
         for i in range(n):
             body, per_body = body_of(case, i)
-            bodies.append((signed_headers(body), body))
+            bodies.append((sign(body), body))
         size = len(bodies[0][1])
         name = label(case)
         parser = client()
@@ -862,6 +874,166 @@ def bench_webhooks_messenger(args: argparse.Namespace) -> list[Row]:
                 functools.partial(fb_client, badge_log=False),
             )
         ],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 1c. webhook ingest, LINE (spec/line.md §1, §2; research/line.md §1.4)
+# --------------------------------------------------------------------------------------------
+
+LINE_BOT = "U" + "4af4980629" * 3 + "ab"
+LINE_SECRET = "bench-line-channel-secret"
+LINE_WEBHOOK_URL = "https://bot.example.com/webhooks/line"
+
+
+def _line_user(i: int) -> str:
+    return f"U{(0x1F2E3D4C5B6A798800000000 + i % _USERS):032x}"
+
+
+def _line_event(seq: int, kind: int) -> dict[str, Any]:
+    """One webhook event of the ``kind``-th sort, with every field LINE sends (§2)."""
+    ts = _BASE_TS * 1000 + seq * 1000
+    event: dict[str, Any] = {
+        "type": "message",
+        "message": {},
+        "webhookEventId": f"01J{seq:023d}",
+        "deliveryContext": {"isRedelivery": False},
+        "timestamp": ts,
+        "source": {"type": "user", "userId": _line_user(seq)},
+        "replyToken": f"{seq:032x}",
+        "mode": "active",
+    }
+    mid = f"{500_000_000_000_000 + seq}"
+    quote = f"q{seq:040d}"
+    k = kind % 10
+    if k in (0, 3, 6, 8):
+        text = f"Hi, where is my order #{seq}? It was due yesterday."
+        event["message"] = {"id": mid, "type": "text", "quoteToken": quote, "text": text}
+    elif k == 1:
+        event["message"] = {
+            "id": mid,
+            "type": "image",
+            "quoteToken": quote,
+            "contentProvider": {"type": "line"},
+        }
+    elif k == 2:
+        event["message"] = {
+            "id": mid,
+            "type": "sticker",
+            "quoteToken": quote,
+            "packageId": "446",
+            "stickerId": "1988",
+            "stickerResourceType": "STATIC",
+            "keywords": ["happy", "smile"],
+        }
+    elif k == 4:
+        del event["message"]
+        event["type"] = "postback"
+        event["postback"] = {"data": "action=track&order=42"}
+    elif k == 5:
+        event["message"] = {
+            "id": mid,
+            "type": "location",
+            "title": "Store",
+            "address": "1-1 Chiyoda, Tokyo",
+            "latitude": 35.681236,
+            "longitude": 139.767125,
+        }
+    elif k == 7:
+        del event["message"]
+        event["type"] = "follow"
+        event["follow"] = {"isUnblocked": False}
+    else:
+        event["message"] = {
+            "id": mid,
+            "type": "text",
+            "quoteToken": quote,
+            "text": "Thanks, that helps! \U0001f44d",
+            "quotedMessageId": f"{400_000_000_000_000 + seq}",
+        }
+    return event
+
+
+def line_webhook_body(case: str, n: int) -> tuple[bytes, int]:
+    """The ``n``-th LINE body of ``case`` (every id in it fresh) and its event count."""
+    seq = n * 64
+    count = 1 if case == "single" else 20
+    payload = {"destination": LINE_BOT, "events": [_line_event(seq + i, i) for i in range(count)]}
+    # LINE sends compact JSON with raw UTF-8 (research §5 TV3): the signature covers it.
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), count
+
+
+def line_signed_headers(body: bytes) -> dict[str, str]:
+    """Headers as a framework hands over a LINE delivery."""
+    sig = base64.b64encode(hmac.new(LINE_SECRET.encode(), body, hashlib.sha256).digest())
+    return {
+        "Host": "bot.example.com",
+        "User-Agent": "LineBotWebhook/2.0",
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/json; charset=utf-8",
+        "X-Line-Signature": sig.decode(),
+    }
+
+
+def _line_verify(headers: dict[str, str], body: bytes) -> bool:
+    expected = base64.b64encode(hmac.new(LINE_SECRET.encode(), body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, headers["X-Line-Signature"].encode())
+
+
+def line_client(**kwargs: Any) -> Any:
+    import omnimsg
+    from omnimsg.platforms.line import Line
+
+    channel = Line(bot_user_id=LINE_BOT, channel_access_token=TOKEN, channel_secret=LINE_SECRET)
+    return omnimsg.Client([channel], **kwargs)
+
+
+def _line_sdk_parse(parser: Any, work: Work) -> None:
+    for headers, body in work:
+        parser.parse(body.decode(), headers["X-Line-Signature"])
+
+
+def _line_sdk(
+    row: Callable[..., Row], per_body: int, sample: tuple[dict[str, str], bytes]
+) -> list[Contender]:
+    """line-bot-sdk's WebhookParser (verify, json.loads, pydantic models), checked first."""
+    try:
+        from linebot.v3 import WebhookParser
+        from linebot.v3.webhooks import UnknownEvent
+    except ImportError:  # pip install -e ".[bench]" brings it
+        return []
+    parser = WebhookParser(LINE_SECRET)
+    h0, b0 = sample
+    events = parser.parse(b0.decode(), h0["X-Line-Signature"])
+    assert len(events) == per_body, events
+    assert not any(isinstance(e, UnknownEvent) for e in events), events
+    return [
+        Contender(
+            row(
+                "line-bot-sdk WebhookParser.parse",
+                baseline=BARE,
+                note="the body decoded to str (its API), verified, json.loads, pydantic models",
+            ),
+            lambda: parser,
+            _line_sdk_parse,
+        )
+    ]
+
+
+def bench_webhooks_line(args: argparse.Namespace) -> list[Row]:
+    """LINE ingest against bare HMAC + base64 + orjson, and line-bot-sdk's parser."""
+    return bench_ingest(
+        args,
+        platform="line",
+        url=LINE_WEBHOOK_URL,
+        counts={"single": 600, "batch20": 120} if args.quick else {"single": 3000, "batch20": 500},
+        body_of=line_webhook_body,
+        client=line_client,
+        label=lambda case: f"line {case}",
+        handle_note="fresh store per round, unique ids per body; reply tokens and follows stored",
+        more=_line_sdk,
+        signed=line_signed_headers,
+        verify=_line_verify,
     )
 
 
@@ -1891,6 +2063,7 @@ def main() -> int:
     if "webhooks" in only:
         rows += bench_webhooks(args)
         rows += bench_webhooks_messenger(args)
+        rows += bench_webhooks_line(args)
     if "send-sync" in only:
         rows += bench_send_sync(args)
     if "send-async" in only:

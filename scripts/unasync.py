@@ -95,6 +95,8 @@ REPLACEMENTS = [
     ),
     ("class MessengerAPI:", "class AsyncMessengerAPI:"),
     ("self.messenger = MessengerAPI(self)", "self.messenger = AsyncMessengerAPI(self)"),
+    ("class LineAPI:", "class AsyncLineAPI:"),
+    ("self.line = LineAPI(self)", "self.line = AsyncLineAPI(self)"),
     ("class MessengerProfileAPI:", "class AsyncMessengerProfileAPI:"),
     (
         "self.profile = MessengerProfileAPI(client)",

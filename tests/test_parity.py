@@ -18,6 +18,7 @@ PAIRS = [
     (omnimsg.WhatsAppAPI, omnimsg.AsyncWhatsAppAPI),
     (omnimsg.WhatsAppTemplates, omnimsg.AsyncWhatsAppTemplates),
     (omnimsg.MessengerAPI, omnimsg.AsyncMessengerAPI),
+    (omnimsg.LineAPI, omnimsg.AsyncLineAPI),
     (omnimsg.MessengerProfileAPI, omnimsg.AsyncMessengerProfileAPI),
     (omnimsg.Receipt, omnimsg.AsyncReceipt),
     (omnimsg.Receiving, omnimsg.AsyncReceiving),

@@ -8,6 +8,7 @@ from ._core.retry import RetryPolicy
 from ._types import Platform
 from .async_client import (
     AsyncClient,
+    AsyncLineAPI,
     AsyncMessengerAPI,
     AsyncMessengerProfileAPI,
     AsyncReceipt,
@@ -18,6 +19,7 @@ from .async_client import (
 )
 from .client import (
     Client,
+    LineAPI,
     MessengerAPI,
     MessengerProfileAPI,
     Receipt,
@@ -48,9 +50,11 @@ from .exceptions import (
     WebhookParseError,
 )
 from .models import (
+    AccountLinked,
     Address,
     AppInfo,
     Audio,
+    BeaconDetected,
     Button,
     Buttons,
     Card,
@@ -75,9 +79,11 @@ from .models import (
     Location,
     Media,
     MediaInfo,
+    MembershipChanged,
     MessageContext,
     MessageEcho,
     MessageReceived,
+    MessageUnsent,
     MessengerProfile,
     OptIn,
     Postback,
@@ -105,9 +111,10 @@ from .models import (
     UrlButton,
     UserProfile,
     Video,
+    VideoWatched,
     Window,
 )
-from .platforms import Messenger, WhatsApp
+from .platforms import Line, Messenger, WhatsApp
 from .rules import PolicyProfile, Violation
 from .rules.messenger import BadgeReport
 from .stores import AsyncSQLiteStore, AsyncStore, MemoryStore, SQLiteStore, Store
@@ -116,11 +123,13 @@ from .webhooks import WebhookConfig, WebhookOutcome
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountLinked",
     "Address",
     "AiohttpDriver",
     "AppInfo",
     "AsyncClient",
     "AsyncHttpxDriver",
+    "AsyncLineAPI",
     "AsyncMessengerAPI",
     "AsyncMessengerProfileAPI",
     "AsyncReceipt",
@@ -133,6 +142,7 @@ __all__ = [
     "Audio",
     "AuthenticationError",
     "BadgeReport",
+    "BeaconDetected",
     "Button",
     "Buttons",
     "Card",
@@ -156,6 +166,8 @@ __all__ = [
     "HttpxDriver",
     "Image",
     "InvalidRequest",
+    "Line",
+    "LineAPI",
     "LinkButton",
     "ListMenu",
     "ListRow",
@@ -163,10 +175,12 @@ __all__ = [
     "Location",
     "Media",
     "MediaInfo",
+    "MembershipChanged",
     "MemoryStore",
     "MessageContext",
     "MessageEcho",
     "MessageReceived",
+    "MessageUnsent",
     "Messenger",
     "MessengerAPI",
     "MessengerProfile",
@@ -218,6 +232,7 @@ __all__ = [
     "UrlButton",
     "UserProfile",
     "Video",
+    "VideoWatched",
     "Violation",
     "WebhookConfig",
     "WebhookOutcome",

@@ -18,6 +18,7 @@ from ._types import JSONObject, Platform
 from .claims import Claim
 from .clock import Clock, SystemClock
 from .drivers import AsyncHttpxDriver
+from .exceptions import ConfigurationError
 from .models.content import Button, Content, LinkButton
 from .models.events import Event
 from .models.options import SendOptions
@@ -32,6 +33,18 @@ from .models.results import (
     Window,
 )
 from .platforms import Adapter
+from .platforms.line import Line
+from .platforms.line import extras as ln
+from .platforms.line.extras import (
+    ChannelToken,
+    LineProfile,
+    LineQuota,
+    LineValidation,
+    NarrowcastProgress,
+    RichMenu,
+    TokenInfo,
+    ValidateKind,
+)
 from .platforms.messenger import PAGE_INBOX_APP_ID
 from .rules import Violation
 from .rules.messenger import BadgeReport
@@ -99,6 +112,9 @@ class AsyncClient:
         """WhatsApp-only operations: read receipts, media, templates."""
         self.messenger = AsyncMessengerAPI(self)
         """Messenger-only operations: sender actions, private replies, profiles, hand-over."""
+        self.line = AsyncLineAPI(self)
+        """LINE-only operations: multicast, broadcast, narrowcast, quota, profiles, loading,
+        content, rich menus, channel access tokens."""
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._driver, self.store, self.clock)
@@ -560,3 +576,269 @@ class AsyncMessengerProfileAPI:
     async def delete(self, fields: Sequence[str], *, account: str | None = None) -> bool:
         """Remove properties, e.g. ``["persistent_menu", "get_started"]``."""
         return await self._client._run(self._client._engine.fb_delete_profile(fields, account))
+
+
+def _line(client: AsyncClient, account: str | None) -> Line:
+    """The LINE channel (``client.line``: that platform's own operations)."""
+    ch = client._engine.channel("line", account)
+    if not isinstance(ch, Line):
+        raise ConfigurationError(f"the line channel is not a Line(...): {ch!r}")
+    return ch
+
+
+def _line_to(client: AsyncClient, to: Address) -> tuple[Line, str]:
+    """The LINE channel of a chat's address, and the chat's id."""
+    if not isinstance(to, Address) or to.platform != "line":
+        raise ConfigurationError(f"give a LINE chat, Address('line', user_id): {to!r}")
+    return _line(client, to.account), to.user
+
+
+class AsyncLineAPI:
+    """LINE-only operations (``client.line``).
+
+    ``contents`` is one content value or a list of them, sent in one request (at most 5
+    LINE message objects); each goes through LINE's capability table and fallbacks, as in
+    ``send``. Sends to many carry an ``X-Line-Retry-Key``: a retry never sends twice.
+    """
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def multicast(
+        self,
+        users: Sequence[str],
+        contents: Content | Sequence[Content],
+        *,
+        notification_disabled: bool = False,
+        account: str | None = None,
+    ) -> str | None:
+        """Send to up to 500 user ids at once; the request id.
+
+        Counted against the month's quota per distinct recipient before the request; a plan
+        that cannot go over refuses it with :class:`~omnimsg.PolicyViolation` (no I/O).
+        """
+        engine = self._client._engine
+        return await self._client._run(
+            ln.multicast(
+                _line(self._client, account),
+                users,
+                contents,
+                notification_disabled=notification_disabled,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def broadcast(
+        self,
+        contents: Content | Sequence[Content],
+        *,
+        notification_disabled: bool = False,
+        account: str | None = None,
+    ) -> str | None:
+        """Send to every friend of the account; the request id.
+
+        Not counted before the request (its reach is LINE's to know); refused before I/O
+        only when a plan that cannot go over has used up the month.
+        """
+        engine = self._client._engine
+        return await self._client._run(
+            ln.broadcast(
+                _line(self._client, account),
+                contents,
+                notification_disabled=notification_disabled,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def narrowcast(
+        self,
+        contents: Content | Sequence[Content],
+        *,
+        recipient: Mapping[str, Any] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        limit: Mapping[str, Any] | None = None,
+        notification_disabled: bool = False,
+        account: str | None = None,
+    ) -> str | None:
+        """Send to an audience or demographic filter (LINE's JSON); the request id to ask
+        :meth:`narrowcast_progress` with (LINE answers 202 and delivers later)."""
+        engine = self._client._engine
+        return await self._client._run(
+            ln.narrowcast(
+                _line(self._client, account),
+                contents,
+                recipient=recipient,
+                filter=filter,
+                limit=limit,
+                notification_disabled=notification_disabled,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def narrowcast_progress(
+        self, request_id: str, *, account: str | None = None
+    ) -> NarrowcastProgress:
+        """A narrowcast's phase (waiting, sending, succeeded, failed) and counts."""
+        return await self._client._run(
+            ln.narrowcast_progress(
+                _line(self._client, account), request_id, retry=self._client._engine.retry
+            )
+        )
+
+    async def validate(
+        self,
+        kind: ValidateKind,
+        contents: Content | Sequence[Content],
+        *,
+        account: str | None = None,
+    ) -> LineValidation:
+        """Ask LINE whether these messages are valid for a ``reply``, ``push``,
+        ``multicast``, ``narrowcast`` or ``broadcast`` (nothing is sent)."""
+        return await self._client._run(
+            ln.validate(
+                _line(self._client, account), kind, contents, retry=self._client._engine.retry
+            )
+        )
+
+    async def quota(self, *, account: str | None = None) -> LineQuota:
+        """The month's message quota as LINE counts it (``limited`` and its ``value``)."""
+        return await self._client._run(
+            ln.quota(_line(self._client, account), retry=self._client._engine.retry)
+        )
+
+    async def consumption(self, *, account: str | None = None) -> int:
+        """The messages LINE counted this month (``totalUsage``)."""
+        return await self._client._run(
+            ln.consumption(_line(self._client, account), retry=self._client._engine.retry)
+        )
+
+    async def profile(self, to: Address) -> LineProfile:
+        """A user's display name, picture, status message and language."""
+        ch, user = _line_to(self._client, to)
+        return await self._client._run(ln.profile(ch, user, retry=self._client._engine.retry))
+
+    async def show_loading(self, to: Address, seconds: int = 5) -> None:
+        """Show the loading animation in a 1:1 chat for 5-60 seconds (multiples of 5); it
+        ends early when a message arrives."""
+        ch, chat = _line_to(self._client, to)
+        return await self._client._run(
+            ln.show_loading(ch, chat, seconds, retry=self._client._engine.retry)
+        )
+
+    async def mark_as_read(self, token: str, *, account: str | None = None) -> None:
+        """Mark a message (and every earlier one in its chat) read, by the
+        ``markAsReadToken`` of its webhook."""
+        return await self._client._run(
+            ln.mark_as_read(_line(self._client, account), token, retry=self._client._engine.retry)
+        )
+
+    async def content(self, message_id: str, *, account: str | None = None) -> bytes:
+        """The bytes of an image, video, audio or file a user sent (``api-data`` host)."""
+        return await self._client._run(
+            ln.content(_line(self._client, account), message_id, retry=self._client._engine.retry)
+        )
+
+    async def content_status(self, message_id: str, *, account: str | None = None) -> str:
+        """Whether a video or audio is ready: ``processing``, ``succeeded`` or ``failed``."""
+        return await self._client._run(
+            ln.content_status(
+                _line(self._client, account), message_id, retry=self._client._engine.retry
+            )
+        )
+
+    async def create_rich_menu(self, menu: Mapping[str, Any], *, account: str | None = None) -> str:
+        """Create a rich menu from LINE's menu object; its ``richMenuId``."""
+        return await self._client._run(
+            ln.create_rich_menu(
+                _line(self._client, account), menu, retry=self._client._engine.retry
+            )
+        )
+
+    async def upload_rich_menu_image(
+        self,
+        rich_menu_id: str,
+        data: bytes,
+        *,
+        content_type: str = "image/png",
+        account: str | None = None,
+    ) -> None:
+        """Upload a rich menu's image (JPEG or PNG; ``api-data`` host)."""
+        return await self._client._run(
+            ln.upload_rich_menu_image(
+                _line(self._client, account),
+                rich_menu_id,
+                data,
+                content_type,
+                retry=self._client._engine.retry,
+            )
+        )
+
+    async def set_default_rich_menu(self, rich_menu_id: str, *, account: str | None = None) -> None:
+        """Make a rich menu the one every user sees unless linked to another."""
+        return await self._client._run(
+            ln.set_default_rich_menu(
+                _line(self._client, account), rich_menu_id, retry=self._client._engine.retry
+            )
+        )
+
+    async def link_rich_menu(self, to: Address, rich_menu_id: str) -> None:
+        """Show this rich menu to one user."""
+        ch, user = _line_to(self._client, to)
+        return await self._client._run(
+            ln.link_rich_menu(ch, user, rich_menu_id, retry=self._client._engine.retry)
+        )
+
+    async def unlink_rich_menu(self, to: Address) -> None:
+        """Take a user's own rich menu away (the default shows again)."""
+        ch, user = _line_to(self._client, to)
+        return await self._client._run(
+            ln.unlink_rich_menu(ch, user, retry=self._client._engine.retry)
+        )
+
+    async def create_rich_menu_alias(
+        self, alias: str, rich_menu_id: str, *, account: str | None = None
+    ) -> None:
+        """Name a rich menu for ``richmenuswitch`` actions (alias ``[a-z0-9_-]{1,32}``)."""
+        return await self._client._run(
+            ln.create_rich_menu_alias(
+                _line(self._client, account), alias, rich_menu_id, retry=self._client._engine.retry
+            )
+        )
+
+    async def delete_rich_menu(self, rich_menu_id: str, *, account: str | None = None) -> None:
+        """Delete a rich menu."""
+        return await self._client._run(
+            ln.delete_rich_menu(
+                _line(self._client, account), rich_menu_id, retry=self._client._engine.retry
+            )
+        )
+
+    async def rich_menus(self, *, account: str | None = None) -> builtins.list[RichMenu]:
+        """The channel's rich menus."""
+        return await self._client._run(
+            ln.rich_menus(_line(self._client, account), retry=self._client._engine.retry)
+        )
+
+    async def issue_token(
+        self, kind: Literal["stateless", "short_lived"] = "stateless", *, account: str | None = None
+    ) -> ChannelToken:
+        """Issue a channel access token with the channel's id and secret: ``stateless``
+        (15 minutes, cannot be revoked) or ``short_lived`` (30 days, at most 30)."""
+        return await self._client._run(
+            ln.issue_token(_line(self._client, account), kind, retry=self._client._engine.retry)
+        )
+
+    async def verify_token(self, token: str, *, account: str | None = None) -> TokenInfo:
+        """The channel, seconds left and scope of a short- or long-lived token."""
+        return await self._client._run(
+            ln.verify_token(_line(self._client, account), token, retry=self._client._engine.retry)
+        )
+
+    async def revoke_token(self, token: str, *, account: str | None = None) -> None:
+        """Revoke a short- or long-lived token."""
+        return await self._client._run(
+            ln.revoke_token(_line(self._client, account), token, retry=self._client._engine.retry)
+        )

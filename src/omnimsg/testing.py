@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .platforms import Channel
 
 __all__ = [
+    "DEFAULT_LINE",
     "DEFAULT_MESSENGER",
     "DEFAULT_WHATSAPP",
     "AsyncSimHarness",
@@ -46,6 +47,8 @@ __all__ = [
     "ServerThread",
     "SimHarness",
     "SimulatorClock",
+    "line_channel",
+    "line_sim_config",
     "messenger_channel",
     "messenger_sim_config",
     "whatsapp_channel",
@@ -167,6 +170,67 @@ def messenger_channel(config: SimConfig, base_url: str, index: int = 0) -> Chann
         app_id=a.app_id,
         base_url=base_url,
         policy=policy_for(a),
+    )
+    return channel
+
+
+DEFAULT_LINE: dict[str, Any] = {
+    "bot_user_id": "U5f3b0c4e2a1d9f8e7c6b5a4d3e2f1a0b",
+    "channel_id": "2001234567",
+    "channel_secret": "sim-line-channel-secret",
+    "channel_access_token": "sim-line-channel-access-token",
+    "webhook_url": "http://app.test/webhooks/line",
+    "display_name": "omnimsg Support",
+    "plan": "jp-communication",
+    "customers": [
+        {
+            "user_id": "U1a2b3c4d5e6f708192a3b4c5d6e7f809",
+            "display_name": "Ada Lovelace",
+            "language": "en",
+        },
+        {
+            "user_id": "U2b3c4d5e6f708192a3b4c5d6e7f8091a",
+            "display_name": "Alan Turing",
+            "picture_url": "https://profile.line-scdn.net/alan",
+            "status_message": "Computing",
+        },
+        {
+            "user_id": "U3c4d5e6f708192a3b4c5d6e7f8091a2b",
+            "display_name": "Grace Hopper",
+            "friend": False,
+        },
+    ],
+}
+"""The default simulated LINE Official Account (fake credentials, never real ones): two
+friends and a user who blocked the account."""
+
+
+def line_sim_config(**overrides: Any) -> SimConfig:
+    """A simulator config with one LINE Official Account; ``overrides`` replace account fields.
+
+    As :func:`whatsapp_sim_config`: ``sim={...}`` overrides the ``sim`` table, and the clock
+    starts frozen at 2026-03-02T09:00:00Z.
+    """
+    from omnimsg_sim import parse_config
+
+    sim = {"seed": 1, "start": "2026-03-02T09:00:00Z", **overrides.pop("sim", {})}
+    return parse_config({"sim": sim, "line": [{**DEFAULT_LINE, **overrides}]}, source="test config")
+
+
+def line_channel(config: SimConfig, base_url: str, index: int = 0) -> Channel:
+    """The omnimsg ``Line`` channel matching simulated LINE account ``index`` (its api and
+    api-data hosts both the simulator, its reply-token lifetime the account's)."""
+    # Imported here: the LINE adapter is optional to this module's other helpers.
+    from .platforms.line.channel import Line
+
+    a = config.line[index]
+    channel: Channel = Line(  # type: ignore[assignment, unused-ignore]
+        bot_user_id=a.bot_user_id,
+        channel_access_token=a.channel_access_token,
+        channel_secret=a.channel_secret,
+        channel_id=a.channel_id,
+        base_url=base_url,
+        reply_token_lifetime=a.reply_token_ttl,
     )
     return channel
 

@@ -37,10 +37,26 @@ Example (every field is documented in ``docs/simulator.md``)::
     psid = "6254798417866420"
     first_name = "Ada"
     last_name = "Lovelace"
+
+    [[line]]
+    bot_user_id = "U0123456789abcdef0123456789abcdef"
+    channel_id = "2001234567"
+    channel_secret = "sim-line-secret"
+    channel_access_token = "sim-line-token"
+    webhook_url = "http://127.0.0.1:8000/webhooks/line"
+    plan = "jp-communication"             # LINE_PLANS: the monthly free messages, extras
+
+    [line.rate_limits]                    # calls per LINE_RATE_LIMITS period; 0 turns one off
+    push = 2000
+
+    [[line.customers]]
+    user_id = "U1111111111111111111111111111111a"
+    display_name = "Ada"
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime
@@ -53,7 +69,12 @@ from omnimsg.exceptions import ConfigurationError
 from omnimsg.rules import messenger as messenger_rules
 
 __all__ = [
+    "LINE_PLANS",
+    "LINE_RATE_LIMITS",
     "MESSENGER_TAG_PROFILES",
+    "LineAccount",
+    "LineCustomer",
+    "LinePlan",
     "MessengerAccount",
     "MessengerCustomer",
     "SimConfig",
@@ -162,6 +183,113 @@ class MessengerAccount:
 
 
 @attrs.frozen(kw_only=True)
+class LinePlan:
+    """A LINE Official Account plan: its free messages a month and whether it may go over.
+
+    ``extra`` plans (paid) count messages past ``free`` as additional messages, up to the
+    account's ``extra_limit``; the others refuse with 429 once ``free`` is spent (spec/line.md
+    §4). ``since`` is the date the numbers took effect.
+    """
+
+    name: str
+    region: str
+    free: int
+    extra: bool
+    since: str
+
+
+LINE_PLANS: dict[str, LinePlan] = {
+    p.name: p
+    for p in (
+        # Japan, revised 2023-06-01 (spec/line.md §4; research §4).
+        LinePlan(name="jp-communication", region="JP", free=200, extra=False, since="2023-06-01"),
+        LinePlan(name="jp-light", region="JP", free=5_000, extra=False, since="2023-06-01"),
+        LinePlan(name="jp-standard", region="JP", free=30_000, extra=True, since="2023-06-01"),
+        # Taiwan, effective 2023-09-01 (Medium no longer allows additional messages).
+        LinePlan(name="tw-light", region="TW", free=200, extra=False, since="2023-09-01"),
+        LinePlan(name="tw-medium", region="TW", free=3_000, extra=False, since="2023-09-01"),
+        LinePlan(name="tw-high", region="TW", free=6_000, extra=True, since="2023-09-01"),
+    )
+}
+"""The plans ``[[line]] plan`` may name, as data (spec/line.md §4: numbers second-hand)."""
+
+LINE_RATE_LIMITS: dict[str, tuple[int, float]] = {
+    # (calls, per seconds), per channel and endpoint (spec/line.md §4, mapping second-hand).
+    "push": (2_000, 1.0),
+    "reply": (2_000, 1.0),
+    "multicast": (200, 1.0),
+    "broadcast": (60, 3_600.0),
+    "narrowcast": (60, 3_600.0),
+    "loading": (100, 1.0),
+    "other": (2_000, 1.0),
+}
+"""LINE's per-endpoint rate limits: ``[line.rate_limits]`` overrides the calls (0: off)."""
+
+
+@attrs.frozen(kw_only=True)
+class LineCustomer:
+    """A pre-seeded LINE user: the user id the provider gives them and their profile.
+
+    ``friend = false`` is a user who blocked the account (spec/line.md §8).
+    """
+
+    user_id: str
+    display_name: str = "Customer"
+    picture_url: str | None = None
+    status_message: str | None = None
+    language: str | None = None
+    friend: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class LineAccount:
+    """One simulated LINE Official Account (its Messaging API channel) and the app under test.
+
+    ``plan`` names one of :data:`LINE_PLANS`; ``extra_limit`` caps a paid plan's additional
+    messages a month (``None``: no cap). ``reply_token_ttl`` (LINE: "about a minute",
+    UNVERIFIED) and ``retry_key_ttl`` (24 h) run on the virtual clock, as do
+    ``transcoding_time`` (how long a customer's video or audio is ``processing``) and the
+    narrowcast phases (``narrowcast_wait`` in ``waiting``, then ``narrowcast_send`` in
+    ``sending``). ``rate_limits`` gives the calls per period of :data:`LINE_RATE_LIMITS`.
+    """
+
+    bot_user_id: str
+    channel_id: str
+    channel_secret: str = attrs.field(repr=False)
+    channel_access_token: str = attrs.field(repr=False)
+    webhook_url: str | None = None
+    basic_id: str = "@000omnimsg"
+    display_name: str = "omnimsg test bot"
+    chat_mode: Literal["bot", "chat"] = "bot"
+    mark_as_read_mode: Literal["auto", "manual"] = "auto"
+    plan: str = "jp-communication"
+    extra_limit: int | None = None
+    reply_token_ttl: float = 60.0
+    retry_key_ttl: float = 86_400.0
+    transcoding_time: float = 5.0
+    narrowcast_wait: float = 1.0
+    narrowcast_send: float = 2.0
+    rate_limits: Mapping[str, int] = attrs.field(
+        factory=lambda: {k: v[0] for k, v in LINE_RATE_LIMITS.items()}
+    )
+    rate_limit_message: str = "The API rate limit has been exceeded. Try again later."
+    customers: tuple[LineCustomer, ...] = ()
+
+    @property
+    def quota_plan(self) -> LinePlan:
+        """The plan's data."""
+        return LINE_PLANS[self.plan]
+
+    @property
+    def monthly_limit(self) -> int | None:
+        """The most messages a month: free plus the extra cap (``None``: no limit)."""
+        plan = self.quota_plan
+        if not plan.extra:
+            return plan.free
+        return None if self.extra_limit is None else plan.free + self.extra_limit
+
+
+@attrs.frozen(kw_only=True)
 class SimSettings:
     """Simulator-wide settings."""
 
@@ -189,12 +317,14 @@ class SimConfig:
     sim: SimSettings = attrs.field(factory=SimSettings)
     whatsapp: tuple[WhatsAppAccount, ...] = ()
     messenger: tuple[MessengerAccount, ...] = ()
+    line: tuple[LineAccount, ...] = ()
 
     def describe(self) -> str:
         """What it declares, for ``omnimsg-sim check``: "1 WhatsApp account(s), ..."."""
         parts = [
             f"{len(self.whatsapp)} WhatsApp account(s)" if self.whatsapp else "",
             f"{len(self.messenger)} Messenger page(s)" if self.messenger else "",
+            f"{len(self.line)} LINE account(s)" if self.line else "",
         ]
         return ", ".join(p for p in parts if p)
 
@@ -429,6 +559,82 @@ def _messenger(t: Any, where: str) -> MessengerAccount:
     return account
 
 
+_LINE_ID = re.compile(r"U[0-9a-f]{32}")
+
+
+def _line_id(value: str, where: str) -> str:
+    """A LINE user id: ``U`` and 32 lower-case hex digits (spec/line.md §2)."""
+    if not _LINE_ID.fullmatch(value):
+        raise ConfigurationError(
+            f"{where}: must be 'U' and 32 hex digits (a LINE user id); got {value!r}"
+        )
+    return value
+
+
+def _line(t: Any, where: str) -> LineAccount:
+    f = _Fields(t, where)
+    customers = []
+    for i, c in enumerate(f.tables("customers")):
+        cf = _Fields(c, f"{where}.customers[{i}]")
+        customers.append(
+            LineCustomer(
+                user_id=_line_id(cf.text("user_id", required=True), f"{cf.where}.user_id"),
+                display_name=cf.text("display_name", "Customer"),
+                picture_url=cf.text("picture_url"),
+                status_message=cf.text("status_message"),
+                language=cf.text("language"),
+                friend=cf.flag("friend", True),
+            )
+        )
+        cf.done()
+    limits_table = f._get("rate_limits", dict, False, {})
+    lf = _Fields(limits_table, f"{where}.rate_limits")
+    limits = {
+        key: _bounded(lf.integer(key, calls), f"{lf.where}.{key}", 0)
+        for key, (calls, _period) in LINE_RATE_LIMITS.items()
+    }
+    lf.done()
+    extra_limit = f.integer("extra_limit", None)
+    account = LineAccount(
+        bot_user_id=_line_id(f.text("bot_user_id", required=True), f"{where}.bot_user_id"),
+        channel_id=_digits(f.text("channel_id", required=True), f"{where}.channel_id"),
+        channel_secret=f.text("channel_secret", required=True),
+        channel_access_token=f.text("channel_access_token", required=True),
+        webhook_url=f.text("webhook_url"),
+        basic_id=f.text("basic_id", "@000omnimsg"),
+        display_name=f.text("display_name", "omnimsg test bot"),
+        chat_mode=f.choice("chat_mode", "bot", ("bot", "chat")),
+        mark_as_read_mode=f.choice("mark_as_read_mode", "auto", ("auto", "manual")),
+        plan=f.choice("plan", "jp-communication", tuple(LINE_PLANS)),
+        extra_limit=None
+        if extra_limit is None
+        else _bounded(extra_limit, f"{where}.extra_limit", 0),
+        reply_token_ttl=f.number("reply_token_ttl", 60.0),
+        retry_key_ttl=f.number("retry_key_ttl", 86_400.0),
+        transcoding_time=f.number("transcoding_time", 5.0),
+        narrowcast_wait=f.number("narrowcast_wait", 1.0),
+        narrowcast_send=f.number("narrowcast_send", 2.0),
+        rate_limits=limits,
+        rate_limit_message=f.text(
+            "rate_limit_message", "The API rate limit has been exceeded. Try again later."
+        ),
+        customers=tuple(customers),
+    )
+    f.done()
+    if extra_limit is not None and not account.quota_plan.extra:
+        raise ConfigurationError(
+            f"{where}.extra_limit: plan {account.plan!r} allows no additional messages"
+        )
+    if account.webhook_url is not None:
+        check_webhook_url(account.webhook_url, f"{where}.webhook_url")
+    ids = [c.user_id for c in account.customers]
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError(f"{where}.customers: two customers share a user_id")
+    if account.bot_user_id in ids:
+        raise ConfigurationError(f"{where}.customers: a customer has the bot's user id")
+    return account
+
+
 def check_webhook_url(url: str, where: str) -> None:
     """Refuse a webhook URL that is neither http(s) nor the built-in ``/_sim/sink``.
 
@@ -497,7 +703,14 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
     pages = tuple(
         _messenger(t, f"{source}: messenger[{i}]") for i, t in enumerate(top.tables("messenger"))
     )
+    bots = tuple(_line(t, f"{source}: line[{i}]") for i, t in enumerate(top.tables("line")))
     top.done()
+    bot_ids = [b.bot_user_id for b in bots]
+    if len(set(bot_ids)) != len(bot_ids):
+        raise ConfigurationError(f"{source}: two line accounts share a bot_user_id")
+    tokens = [b.channel_access_token for b in bots]
+    if len(set(tokens)) != len(tokens):
+        raise ConfigurationError(f"{source}: two line accounts share a channel_access_token")
     ids = [a.phone_number_id for a in accounts]
     if len(set(ids)) != len(ids):
         raise ConfigurationError(f"{source}: two whatsapp accounts share a phone_number_id")
@@ -510,8 +723,9 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
             f"{source}: a messenger page_id is also a whatsapp phone_number_id or waba_id "
             "(they share the Graph host)"
         )
-    if not accounts and not pages:
+    if not accounts and not pages and not bots:
         raise ConfigurationError(
-            f"{source}: declare at least one platform account, e.g. [[whatsapp]] or [[messenger]]"
+            f"{source}: declare at least one platform account, e.g. [[whatsapp]], [[messenger]] "
+            "or [[line]]"
         )
-    return SimConfig(sim=settings, whatsapp=accounts, messenger=pages)
+    return SimConfig(sim=settings, whatsapp=accounts, messenger=pages, line=bots)

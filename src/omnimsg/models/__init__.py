@@ -33,13 +33,17 @@ from .content import (
     Video,
 )
 from .events import (
+    AccountLinked,
+    BeaconDetected,
     CommentReceived,
     DeliveryError,
     Event,
     FollowChanged,
+    MembershipChanged,
     MessageContext,
     MessageEcho,
     MessageReceived,
+    MessageUnsent,
     OptIn,
     Postback,
     Pricing,
@@ -52,6 +56,7 @@ from .events import (
     ThreadControlChanged,
     Unknown,
     UnsupportedContent,
+    VideoWatched,
 )
 from .options import SendOptions
 from .refs import (
@@ -68,9 +73,11 @@ from .results import (
 )
 
 __all__ = [
+    "AccountLinked",
     "Address",
     "AppInfo",
     "Audio",
+    "BeaconDetected",
     "Button",
     "Buttons",
     "Card",
@@ -95,9 +102,11 @@ __all__ = [
     "Location",
     "Media",
     "MediaInfo",
+    "MembershipChanged",
     "MessageContext",
     "MessageEcho",
     "MessageReceived",
+    "MessageUnsent",
     "MessengerProfile",
     "OptIn",
     "Postback",
@@ -125,5 +134,6 @@ __all__ = [
     "UrlButton",
     "UserProfile",
     "Video",
+    "VideoWatched",
     "Window",
 ]

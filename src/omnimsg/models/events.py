@@ -17,13 +17,17 @@ from .content import Content
 from .refs import Address
 
 __all__ = [
+    "AccountLinked",
+    "BeaconDetected",
     "CommentReceived",
     "DeliveryError",
     "Event",
     "FollowChanged",
+    "MembershipChanged",
     "MessageContext",
     "MessageEcho",
     "MessageReceived",
+    "MessageUnsent",
     "OptIn",
     "Postback",
     "Pricing",
@@ -36,6 +40,7 @@ __all__ = [
     "ThreadControlChanged",
     "Unknown",
     "UnsupportedContent",
+    "VideoWatched",
 ]
 
 
@@ -410,6 +415,131 @@ class OptIn:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class MessageUnsent:
+    """A customer took back (unsent) a message they had sent (LINE ``unsend``).
+
+    ``message_id`` is the message withdrawn: an app that keeps messages should delete or
+    hide it. ``user`` is the chat it was sent in (a user, a group or a room id).
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    message_id: str
+    timestamp: float
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "unsend"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MembershipChanged:
+    """The bot or members came into or left a group chat (LINE join, leave, memberJoined,
+    memberLeft).
+
+    ``action``: ``"join"`` (the bot was added to the group or room ``user``), ``"leave"``
+    (the bot left or was removed: nothing can be sent there any more), ``"member_joined"``
+    and ``"member_left"`` (people did, ``members`` their user ids, as far as the platform
+    names them). ``user`` is the group or room, where a message to the group goes.
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    action: Literal["join", "leave", "member_joined", "member_left"]
+    members: tuple[str, ...] = ()
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "membership"
+
+    @property
+    def sender(self) -> Address:
+        """The group or room, as an address to send to."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class BeaconDetected:
+    """A customer's phone came near one of the account's beacons (LINE ``beacon``).
+
+    ``hwid`` is the beacon's hardware id, ``type`` what happened (``"enter"``, ``"banner"``
+    or ``"stay"``), ``dm`` the device message the beacon sent, if any (hex).
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    hwid: str
+    type: str
+    dm: str | None = None
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "beacon"
+
+    @property
+    def sender(self) -> Address:
+        """The customer's address, ready for ``client.send``."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AccountLinked:
+    """A customer linked their platform account to the business's own (LINE
+    ``accountLink``).
+
+    ``result`` is ``"ok"`` or ``"failed"``; ``nonce`` the one the business issued for the
+    link, which tells it whose account in its own system it was.
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    result: str
+    nonce: str | None = None
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "account_link"
+
+    @property
+    def ok(self) -> bool:
+        """True when the link succeeded."""
+        return self.result == "ok"
+
+    @property
+    def sender(self) -> Address:
+        """The customer's address, ready for ``client.send``."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class VideoWatched:
+    """A customer watched a video the business sent to the end (LINE
+    ``videoPlayComplete``): ``tracking_id`` is the one given with that video."""
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    tracking_id: str
+    standby: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "video_watched"
+
+    @property
+    def sender(self) -> Address:
+        """The customer's address, ready for ``client.send``."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class Unknown:
     """An item omnimsg does not recognise; ``raw`` keeps it whole and ``reason`` says why.
 
@@ -439,6 +569,11 @@ Event: TypeAlias = (
     | CommentReceived
     | ReferralReceived
     | OptIn
+    | MessageUnsent
+    | MembershipChanged
+    | BeaconDetected
+    | AccountLinked
+    | VideoWatched
     | Unknown
 )
 """Any inbound event."""

@@ -21,6 +21,8 @@ from .._core.effects import Flow, Request, Response
 from .._core.retry import RetryPolicy
 from .._types import JSON
 from .adapter import Adapter, AppliesBodies, Capability, Channel, WebhookReader
+from .line import Line
+from .line.adapter import ADAPTER as _LINE
 from .messenger import Messenger
 from .messenger.adapter import ADAPTER as _MESSENGER
 from .whatsapp import WhatsApp
@@ -34,6 +36,7 @@ __all__ = [
     "Capability",
     "Channel",
     "Flow",
+    "Line",
     "Messenger",
     "Refresh",
     "Request",
@@ -47,6 +50,6 @@ __all__ = [
 ]
 
 BUILTIN: Mapping[str, Adapter] = MappingProxyType(
-    {_MESSENGER.platform: _MESSENGER, _WHATSAPP.platform: _WHATSAPP}
+    {_LINE.platform: _LINE, _MESSENGER.platform: _MESSENGER, _WHATSAPP.platform: _WHATSAPP}
 )
 """The platforms omnimsg ships, by name (read-only)."""

@@ -9,6 +9,7 @@ adds more (or replaces one of the same name). The seam they plug into is
 from __future__ import annotations
 
 from .adapter import Deliverer, GraphTenant, Inbound, MeTenant, SimAdapter, SimPlatform
+from .line import ADAPTER as _LINE
 from .messenger import ADAPTER as _MESSENGER
 from .whatsapp import ADAPTER as _WHATSAPP
 
@@ -22,5 +23,5 @@ __all__ = [
     "SimPlatform",
 ]
 
-BUILTIN: tuple[SimAdapter, ...] = (_WHATSAPP, _MESSENGER)
+BUILTIN: tuple[SimAdapter, ...] = (_WHATSAPP, _MESSENGER, _LINE)
 """The shipped simulated platforms, in routing order."""

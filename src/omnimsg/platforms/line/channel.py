@@ -8,6 +8,7 @@ import re
 import attrs
 
 from ...exceptions import ConfigurationError
+from ...rules.line import LinePolicy, latest
 
 __all__ = ["Line"]
 
@@ -27,6 +28,21 @@ def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
 def _optional(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigurationError(f"LINE {attribute.name} must be a non-empty string or None")
+
+
+def _policy(_: object, __: object, value: object) -> None:
+    if not isinstance(value, LinePolicy):
+        raise ConfigurationError(
+            "policy must be a LinePolicy, e.g. omnimsg.rules.line.profile("
+            f"'line-jp-2023-06-01', plan='standard'), not {type(value).__name__}"
+        )
+
+
+def _lifetime(_: object, __: object, value: object) -> None:
+    if type(value) not in (int, float) or not 0 < value < 86_400:  # type: ignore[operator]
+        raise ConfigurationError(
+            f"LINE reply_token_lifetime must be seconds between 0 and a day, got {value!r}"
+        )
 
 
 def _bot_user_id(_: object, __: object, value: str) -> None:
@@ -55,6 +71,10 @@ class Line:
         reply_token_lifetime: how long a reply token is used after its event (seconds).
             LINE says only "about a minute" (spec/line.md §3, second-hand): UNVERIFIED, so
             configurable; after it a reply goes as a push.
+        policy: the rule profile enforced before sending: the country's plans and the one
+            in force, the message limits (default: Japan's free Communication plan, 200
+            messages a month, :func:`omnimsg.rules.line.latest`; e.g.
+            ``omnimsg.rules.line.profile("line-jp-2023-06-01", plan="standard")``).
 
     Secrets never appear in ``repr``.
     """
@@ -65,7 +85,8 @@ class Line:
     channel_id: str | None = attrs.field(default=None, validator=_optional)
     base_url: str = attrs.field(default="https://api.line.me", converter=_strip_slash)
     data_url: str | None = attrs.field(default=None, validator=_optional)
-    reply_token_lifetime: float = 60.0
+    reply_token_lifetime: float = attrs.field(default=60.0, validator=_lifetime)
+    policy: LinePolicy = attrs.field(factory=latest, validator=_policy)
 
     platform = "line"
 

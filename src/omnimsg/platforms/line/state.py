@@ -14,6 +14,7 @@ __all__ = [
     "pushed_key",
     "reply_token_key",
     "retry_key_key",
+    "unfollow_key",
 ]
 
 FOLLOW_TTL = 400 * 86_400.0
@@ -30,8 +31,36 @@ def reply_token_key(account: str, chat: str) -> str:
 
 
 def follow_key(account: str, user: str) -> str:
-    """Whether the user follows the account: value ``b"friend"`` or ``b"blocked"`` (§8)."""
+    """When the user last followed the account (unix seconds, a ``SetMax``; §8).
+
+    Follows and unfollows are kept apart, each as its newest time, so that a late or
+    redelivered event never overwrites a newer one: the user has blocked the account when
+    :func:`unfollow_key` holds a later time than this key (:func:`friendship`).
+    """
     return f"omnimsg:line:follow:{account}:{user}"
+
+
+def unfollow_key(account: str, user: str) -> str:
+    """When the user last unfollowed (blocked) the account (unix seconds, a ``SetMax``)."""
+    return f"omnimsg:line:unfollow:{account}:{user}"
+
+
+def _time(raw: bytes | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        t = float(raw)
+    except ValueError:
+        return None
+    return t if t == t else None  # NaN: as absent
+
+
+def friendship(followed: bytes | None, unfollowed: bytes | None) -> bytes | None:
+    """``b"friend"``, ``b"blocked"`` or ``None`` (never seen) from the two stored times."""
+    follow_at, unfollow_at = _time(followed), _time(unfollowed)
+    if unfollow_at is not None and (follow_at is None or unfollow_at > follow_at):
+        return b"blocked"
+    return None if follow_at is None else b"friend"
 
 
 def pushed_key(account: str, month: str) -> str:
