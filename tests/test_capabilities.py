@@ -77,3 +77,19 @@ def test_whatsapp_has_no_message_tags(omnimsg_sim: SimHarness) -> None:
         omnimsg_sim.client.send(to, Text("hi"), tag="HUMAN_AGENT")
     with pytest.raises(ConfigurationError, match="no message tags"):
         omnimsg_sim.client.check(to, Text("hi"), tag="HUMAN_AGENT")
+
+
+@pytest.mark.parametrize("platform", ["messenger", "line"])
+def test_the_docs_show_the_capability_table_of_the_code(platform: str) -> None:
+    """docs/platforms/<platform>.md's table names every content type with its capability."""
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "platforms" / f"{platform}.md"
+    shown: dict[str, str] = {}
+    for row in re.findall(
+        r"^\| (`[A-Z].*?) \| (native|fallback|refused) \|", page.read_text(), re.M
+    ):
+        for name in re.findall(r"`(\w+)`", row[0]):
+            shown[name] = row[1]
+    assert shown == dict(BUILTIN[platform].capabilities)

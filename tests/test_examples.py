@@ -23,6 +23,18 @@ EXPECTED = {
         "Hi Ada, your order A-1001 is delivered.",
         ", 0 refused",
     ],
+    "line_support.py": [
+        "webhook URL verified (an empty events list answered 200): True",
+        "is every friend's default",
+        "bot < Hi Ada! Tap Help below for shipping and returns.   [reply]",
+        "customer > (taps the menu) SHIPPING",
+        "bot < Order A-1001 left our warehouse today. Anything else?   [push]",
+        "quota this month: 200 (limited: True); pushes used: 1",
+        "chat open: False",
+        "push REFUSED before sending: line.follow.blocked",
+        "the simulator's outbox holds 4 messages",
+        ", 0 refused",
+    ],
     "messenger_support.py": [
         "webhook handshake verified: True",
         "bot < Hi Ada! How can we help? ['Shipping times', 'Returns', 'Talk to a person']",

@@ -398,7 +398,7 @@ def test_a_quoted_message_and_standby(client: Client) -> None:
                 "contentProvider": {"type": "line"},
                 "quoteToken": "q",
             },
-            Video(media_id="325708"),
+            Video(media_id="325708", duration_ms=60000),
         ),
         (
             {
@@ -407,11 +407,11 @@ def test_a_quoted_message_and_standby(client: Client) -> None:
                 "contentProvider": {"type": "external", "originalContentUrl": "https://e.x/v.mp4"},
                 "quoteToken": "q",
             },
-            Video(url="https://e.x/v.mp4"),
+            Video(url="https://e.x/v.mp4", duration_ms=60000),
         ),
         (
             {"type": "audio", "duration": 1000, "contentProvider": {"type": "line"}},
-            Audio(media_id="325708"),
+            Audio(media_id="325708", duration_ms=1000),
         ),
         (
             {"type": "file", "fileName": "file.txt", "fileSize": 2138},

@@ -913,18 +913,3 @@ def test_without_the_badge_log(graph: FakeGraph, clock: FakeClock) -> None:
     logging = Client([channel()], clock=clock, store=store, transport=graph.transport())
     clock.advance(2 * DAY)
     assert logging.messenger.badge().conversations == 0  # nothing was logged
-
-
-def test_the_docs_show_the_capability_table_of_the_code() -> None:
-    """docs/platforms/messenger.md's table names every content type with its capability."""
-    import re
-    from pathlib import Path
-
-    from omnimsg.platforms import BUILTIN
-
-    page = (Path(__file__).resolve().parents[1] / "docs" / "platforms" / "messenger.md").read_text()
-    shown: dict[str, str] = {}
-    for row in re.findall(r"^\| (`[A-Z].*?) \| (native|fallback|refused) \|", page, re.M):
-        for name in re.findall(r"`(\w+)`", row[0]):
-            shown[name] = row[1]
-    assert shown == dict(BUILTIN["messenger"].capabilities)

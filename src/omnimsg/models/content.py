@@ -118,16 +118,28 @@ class Image(Media):
 
 @attrs.frozen(kw_only=True, slots=True)
 class Video(Media):
-    """A video, with an optional caption."""
+    """A video, with an optional caption.
+
+    ``preview_url`` is the still image shown before it plays (LINE requires one: spec/line.md
+    §3; WhatsApp and Messenger make their own). ``duration_ms`` is its length, when the
+    platform reports it (LINE's inbound videos).
+    """
 
     caption: str | None = None
+    preview_url: str | None = None
+    duration_ms: int | None = None
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class Audio(Media):
-    """An audio clip; ``voice`` marks a voice note (inbound)."""
+    """An audio clip; ``voice`` marks a voice note (inbound).
+
+    ``duration_ms`` is its length in milliseconds: LINE requires it to send one (spec/line.md
+    §3) and reports it on what customers send.
+    """
 
     voice: bool = False
+    duration_ms: int | None = None
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -563,8 +563,7 @@ class _Limits:
                 f"{prop}.previewImageUrl",
                 m.get("previewImageUrl"),
                 f"line.{kind}.preview",
-                " (LINE needs a preview image: send omnimsg.platforms.line.messages."
-                f"{kind}(url, preview_url))"
+                " (LINE needs a preview image: Video(url=..., preview_url=...))"
                 if kind == "video"
                 else "",
             )
@@ -578,8 +577,7 @@ class _Limits:
                 f"{prop}.duration",
                 m.get("duration"),
                 "line.audio.duration",
-                " (LINE needs the length in ms: send omnimsg.platforms.line.messages."
-                "audio(url, duration_ms))",
+                " (LINE needs the length in ms: Audio(url=..., duration_ms=...))",
             )
         elif kind == "location":
             for key in ("title", "address"):

@@ -86,7 +86,7 @@ class Line:
     base_url: str = attrs.field(default="https://api.line.me", converter=_strip_slash)
     data_url: str | None = attrs.field(default=None, validator=_optional)
     reply_token_lifetime: float = attrs.field(default=60.0, validator=_lifetime)
-    policy: LinePolicy = attrs.field(factory=latest, validator=_policy)
+    policy: LinePolicy = attrs.field(factory=latest, validator=_policy, repr=False)
 
     platform = "line"
 

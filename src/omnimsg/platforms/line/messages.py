@@ -12,9 +12,9 @@ Mapping decisions (where the unified value lacks a field LINE requires):
 
 * ``Image`` by ``url``: the same URL is the preview. A ``media_id`` has no meaning on LINE
   (it sends media by HTTPS URL only): the image goes without a URL and the rules refuse it.
-* ``Video`` needs a preview image and ``Audio`` its length in milliseconds: the unified
-  values have neither, so they are refused before I/O (``line.video.preview``,
-  ``line.audio.duration``) with a hint to :func:`video` / :func:`audio`.
+* ``Video`` needs a preview image (``Video(url=..., preview_url=...)``) and ``Audio`` its
+  length (``Audio(url=..., duration_ms=...)``): without them they are refused before I/O
+  (``line.video.preview``, ``line.audio.duration``).
 * ``Sticker``: LINE stickers are a package and a sticker id: ``Sticker(media_id="446:1988")``
   (``packageId:stickerId``); anything else is refused (``line.sticker.id``).
 * ``Location``: ``title`` and ``address`` are required by LINE; a missing name becomes
@@ -155,12 +155,24 @@ def _one(content: Content) -> list[JSONObject]:
             out.append({"type": "text", "text": content.caption})
         return out
     if isinstance(content, Video):
-        out = [{"type": "video", "originalContentUrl": _media_url(content), "previewImageUrl": ""}]
+        out = [
+            {
+                "type": "video",
+                "originalContentUrl": _media_url(content),
+                "previewImageUrl": content.preview_url or "",
+            }
+        ]
         if content.caption:
             out.append({"type": "text", "text": content.caption})
         return out
     if isinstance(content, Audio):
-        return [{"type": "audio", "originalContentUrl": _media_url(content), "duration": None}]
+        return [
+            {
+                "type": "audio",
+                "originalContentUrl": _media_url(content),
+                "duration": content.duration_ms,
+            }
+        ]
     if isinstance(content, Sticker):
         return [_sticker(content)]
     if isinstance(content, Location):
@@ -278,8 +290,10 @@ def imagemap(
     )
 
 
-def confirm(body: str, yes: Button, no: Button, *, alt_text: str | None = None) -> Raw:
-    """A confirm template: a question and two postback answers."""
+def confirm(body: str, yes: Button | str, no: Button | str, *, alt_text: str | None = None) -> Raw:
+    """A confirm template: a question and two postback answers (a string is its own id and
+    title, as in :class:`~omnimsg.Buttons`)."""
+    yes, no = (b if isinstance(b, Button) else Button(id=b, title=b) for b in (yes, no))
     return Raw(
         {
             "type": "template",

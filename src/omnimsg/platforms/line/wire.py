@@ -184,11 +184,26 @@ def _content(msg: dict[str, Any], mid: str, kind: Any) -> Content | UnsupportedC
     cls = _MEDIA.get(kind) if type(kind) is str else None
     if cls is not None:
         provider = msg.get("contentProvider")
+        media_id: str | None = mid
+        url: str | None = None
         if type(provider) is dict and provider.get("type") == "external":
-            url = provider.get("originalContentUrl")
-            if type(url) is str and url:
-                return cls(url=url)
-        return cls(media_id=mid)
+            link = provider.get("originalContentUrl")
+            if type(link) is str and link:
+                media_id, url = None, link
+        if cls is Image:
+            return Image(media_id=media_id, url=url)
+        # Videos and audio carry their length in ms (§2 message content table).
+        duration = msg.get("duration")
+        ms = duration if type(duration) is int and 0 <= duration < 1 << 53 else None
+        if cls is Video:
+            preview = provider.get("previewImageUrl") if type(provider) is dict else None
+            return Video(
+                media_id=media_id,
+                url=url,
+                duration_ms=ms,
+                preview_url=preview if type(preview) is str else None,
+            )
+        return Audio(media_id=media_id, url=url, duration_ms=ms)
     if kind == "file":
         return Document(media_id=mid, filename=_text(msg, "fileName"))
     if kind == "location":

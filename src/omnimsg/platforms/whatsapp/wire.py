@@ -396,10 +396,21 @@ _MEDIA_IN: dict[str, _MediaIn] = {
         media_id=i, url=None, mime_type=m, sha256=h, caption=_str(o, "caption")
     ),
     "video": lambda o, i, m, h: _new_video(
-        media_id=i, url=None, mime_type=m, sha256=h, caption=_str(o, "caption")
+        media_id=i,
+        url=None,
+        mime_type=m,
+        sha256=h,
+        caption=_str(o, "caption"),
+        preview_url=None,
+        duration_ms=None,
     ),
     "audio": lambda o, i, m, h: _new_audio(
-        media_id=i, url=None, mime_type=m, sha256=h, voice=bool(o.get("voice", False))
+        media_id=i,
+        url=None,
+        mime_type=m,
+        sha256=h,
+        voice=bool(o.get("voice", False)),
+        duration_ms=None,
     ),
     "document": lambda o, i, m, h: _new_document(
         media_id=i,
