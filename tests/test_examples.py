@@ -1,7 +1,8 @@
 """The examples run against the simulator and exit 0, saying what the docs say they say.
 
-README.md's first command runs the WhatsApp demo; docs/platforms/messenger.md ("Try it against
-the simulator") tells readers to run the Messenger bot.
+README.md's first command runs the WhatsApp demo; docs/platforms/messenger.md and
+docs/platforms/line.md ("Try it against the simulator") tell readers to run the Messenger and
+LINE bots.
 """
 
 from __future__ import annotations
