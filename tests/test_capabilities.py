@@ -14,6 +14,7 @@ import pytest
 from omnimsg import (
     Address,
     Button,
+    Buttons,
     Card,
     Cards,
     ConfigurationError,
@@ -93,3 +94,25 @@ def test_the_docs_show_the_capability_table_of_the_code(platform: str) -> None:
         for name in re.findall(r"`(\w+)`", row[0]):
             shown[name] = row[1]
     assert shown == dict(BUILTIN[platform].capabilities)
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        (Text("a\ud800b"), "Text.body"),
+        (QuickReplies("Which one?", ["ok", "x\udfff"]), "QuickReplies.replies[1].id"),
+        (Buttons("Pick \ud83d one", ["ok"]), "Buttons.body"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_before_any_request(
+    omnimsg_sim: SimHarness, content: Content, where: str
+) -> None:
+    """No UTF-8 or UTF-16 form exists for it: a typed refusal, not a UnicodeEncodeError from
+    the JSON encoder (DESIGN §6), the same on every platform (the engine's first gate)."""
+    h = omnimsg_sim
+    event = h.customer_says(ADA, "hi")
+    (violation,) = h.client.check(event.sender, content)
+    assert violation.rule_id == "content.unicode" and where in violation.message
+    with pytest.raises(PolicyViolation, match="lone surrogate"):
+        h.client.send(event.sender, content)
+    assert h.outbox(user=ADA) == []

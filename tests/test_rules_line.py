@@ -55,11 +55,16 @@ def test_quota_free_plans_cannot_go_over_paid_plans_count_extras() -> None:
     assert rules.check_quota(200, 0, free, unknown_reach=True) is not None
 
 
-def test_quota_month_is_in_the_country_time_zone() -> None:
-    # 2026-05-31 15:30 UTC is 2026-06-01 00:30 in Japan, still May 31 23:30 in Taiwan.
+def test_quota_month_is_in_utc_plus_9_for_every_country() -> None:
+    # 2026-05-31 15:30 UTC is 2026-06-01 00:30 in Japan (23:30 in Taiwan): the API's
+    # calendar is UTC+9 (spec §3), as the simulator's; the offset stays a policy field.
     t = 1_780_241_400.0
+    assert rules.quota_month(t - 3600, rules.latest("JP")) == "2026-05"
     assert rules.quota_month(t, rules.latest("JP")) == "2026-06"
-    assert rules.quota_month(t, rules.latest("TW")) == "2026-05"
+    assert rules.quota_month(t, rules.latest("TW")) == "2026-06"
+    assert rules.quota_month(t, rules.latest("TH")) == "2026-06"
+    local = attrs.evolve(rules.latest("TW"), utc_offset_hours=8.0)
+    assert rules.quota_month(t, local) == "2026-05"
 
 
 def test_utf16_length() -> None:

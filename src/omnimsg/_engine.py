@@ -6,6 +6,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+import attrs
+
 from ._core.effects import NOW, Flow
 from ._core.retry import RetryPolicy
 from ._types import JSONObject, Platform
@@ -36,6 +38,35 @@ from .rules.messenger import BadgeReport
 from .webhooks import Headers, Receiver, WebhookConfig, WebhookOutcome
 
 __all__ = ["Channel", "Engine"]
+
+
+def lone_surrogate(value: object, path: str = "") -> str | None:
+    """Where in ``value`` (an attrs content model, nested) a string holds a lone surrogate,
+    as a dotted path, or ``None``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "value"
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate(key, path) or lone_surrogate(item, f"{path}[{key!r}]")
+            if found is not None:
+                return found
+        return None
+    if attrs.has(type(value)):
+        for field in attrs.fields(type(value)):  # type: ignore[arg-type]  # attrs.has checked
+            found = lone_surrogate(getattr(value, field.name), f"{path}.{field.name}".lstrip("."))
+            if found is not None:
+                return found
+    return None
 
 
 class Engine:
@@ -95,15 +126,27 @@ class Engine:
     # --- unified operations ---
 
     def _capability(self, ch: Channel, content: Content) -> Violation | None:
-        """Refuse, before anything else, a content type the platform has no form for.
+        """Refuse, before anything else, a content type the platform has no form for, and
+        text no platform can carry.
 
         Each adapter's capability table names every unified type: ``native``, a declared
         ``fallback`` (the adapter converts it), or ``refused``; a type it does not name is
         refused too, so a new content type is never dropped silently by an old adapter.
+        A lone surrogate (``"\\ud800"``, e.g. from text decoded with ``surrogateescape``) has
+        no UTF-8 or UTF-16 form, so no request body could carry it (DESIGN §6).
         """
         name = type(content).__name__
         if self.adapters[ch.platform].capabilities.get(name) in ("native", "fallback"):
-            return None
+            where = lone_surrogate(content)
+            if where is None:
+                return None
+            return Violation(
+                rule_id="content.unicode",
+                platform=ch.platform,
+                message=f"{name}.{where} holds a lone surrogate: it is not valid Unicode "
+                "text, so no platform can receive it",
+                native_code=None,
+            )
         return Violation(
             rule_id=f"{ch.platform}.capability",
             platform=ch.platform,

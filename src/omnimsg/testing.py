@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from omnimsg_sim import InProcessSimulator, SimConfig
 
     from .platforms import Channel
+    from .rules.line import LinePolicy
 
 __all__ = [
     "DEFAULT_LINE",
@@ -48,6 +49,7 @@ __all__ = [
     "SimHarness",
     "SimulatorClock",
     "line_channel",
+    "line_policy",
     "line_sim_config",
     "messenger_channel",
     "messenger_sim_config",
@@ -231,8 +233,24 @@ def line_channel(config: SimConfig, base_url: str, index: int = 0) -> Channel:
         channel_id=a.channel_id,
         base_url=base_url,
         reply_token_lifetime=a.reply_token_ttl,
+        policy=line_policy(config, index),
     )
     return channel
+
+
+def line_policy(config: SimConfig, index: int = 0) -> LinePolicy:
+    """The SDK's rule profile for simulated LINE account ``index``: its country's newest
+    profile with the account's plan in force (``jp-standard`` is Japan's ``standard``) and its
+    cap on additional messages (``extra_limit``), so that the pre-flight counts the month as
+    the simulator does (spec/line.md §4)."""
+    from .rules import line as line_rules
+
+    a = config.line[index]
+    plan = a.quota_plan
+    policy = line_rules.latest(plan.region).with_plan(plan.name.partition("-")[2])
+    if a.extra_limit is not None:
+        policy = attrs.evolve(policy, plan=attrs.evolve(policy.plan, extra_limit=a.extra_limit))
+    return policy
 
 
 # One read per operation, on loopback: a fresh connection costs little, and none is left open

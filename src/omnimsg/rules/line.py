@@ -29,6 +29,7 @@ from ..exceptions import ConfigurationError
 from ._core import PolicyProfile, Violation
 
 __all__ = [
+    "BAD_TO_MESSAGE",
     "MONTHLY_LIMIT_MESSAGE",
     "PROFILES",
     "RATE_LIMITS",
@@ -52,6 +53,8 @@ __all__ = [
 
 MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
 """LINE's 429 body ``message`` when the month's messages are used up (§4, §6)."""
+BAD_TO_MESSAGE = "The property, 'to', in the request body is invalid (line: -, column: -)"
+"""LINE's 400 ``message`` for a ``to`` that is no user, group or room id (§6)."""
 
 _HOUR = 3600.0
 
@@ -131,8 +134,9 @@ class LinePolicy(PolicyProfile):
     # The plan in force for this channel, and the country's plans (§4).
     plan: Plan
     plans: tuple[Plan, ...]
-    # The quota month is the calendar month in the country's time zone (UNVERIFIED for TW
-    # and TH; JP's billing month is JST, the delivery counts of §3 use UTC+9).
+    # The quota month: a calendar month in UTC+9 for every country. The Messaging API's one
+    # documented calendar is UTC+9 (§3: the sent counts' ``date``), and the simulator counts
+    # its months so; a TW or TH account's reset in local time is UNVERIFIED (change it here).
     utc_offset_hours: float = 9.0
     rate_limits: tuple[RateLimit, ...] = RATE_LIMITS
     # §3 [spec]: 1-5 message objects per request on every send and validate endpoint.
@@ -209,7 +213,7 @@ PROFILES: tuple[LinePolicy, ...] = (
         country="TW",
         plan=_TW_PLANS[0],
         plans=_TW_PLANS,
-        utc_offset_hours=8.0,
+        utc_offset_hours=9.0,  # the API's UTC+9 (§3), see LinePolicy.utc_offset_hours
     ),
     # lineforbusiness.com/th notice 20221216, effective 2023-02-01 (plan rules; numbers
     # UNVERIFIED).
@@ -219,7 +223,7 @@ PROFILES: tuple[LinePolicy, ...] = (
         country="TH",
         plan=_TH_PLANS[0],
         plans=_TH_PLANS,
-        utc_offset_hours=7.0,
+        utc_offset_hours=9.0,  # the API's UTC+9 (§3), see LinePolicy.utc_offset_hours
     ),
 )
 """The dated per-country profiles; each starts on the country's free plan."""
@@ -397,12 +401,13 @@ def check_multicast(to: Sequence[str], policy: LinePolicy) -> list[Violation]:
         )
     bad = [u for u in to if not isinstance(u, str) or recipient_kind(u) != "user"]
     if bad:
+        # §3: user ids only; LINE answers the invalid-'to' 400 of §6, without details.
         out.append(
-            _detail(
+            _violation(
                 "line.limits.multicast_users",
-                "multicast",
-                "to",
                 f"multicast takes user ids only (U...), not {bad[0]!r}",
+                title=BAD_TO_MESSAGE,
+                details=BAD_TO_MESSAGE,
             )
         )
     return out
@@ -464,6 +469,13 @@ class _Limits:
         if value in (None, ""):
             self.found.append(_detail(rule, "message", prop, "May not be empty" + hint))
 
+    def https(self, prop: str, value: Any) -> None:
+        # §3: media URLs are HTTPS (image: "HTTPS, ≤2000 chars"); an http:// one is a 400.
+        if isinstance(value, str) and value and not value.startswith("https://"):
+            self.found.append(
+                _detail("line.limits.url", "message", prop, "Must be a valid HTTPS URL")
+            )
+
     def count(self, prop: str, n: int, high: int, rule: str, low: int = 1) -> None:
         if not low <= n <= high:
             self.found.append(
@@ -507,6 +519,8 @@ class _Limits:
             )
         elif kind == "confirm":
             self.count(f"{prop}.actions", len(actions), 2, "line.limits.confirm", low=2)
+            # §3: confirm text ≤240 (legacy + 2nd), as the simulator holds it.
+            self.text(f"{prop}.text", t.get("text"), 240, rule="line.limits.template_text")
         elif kind in ("carousel", "image_carousel"):
             columns = _list(t.get("columns"))
             self.count(
@@ -569,10 +583,12 @@ class _Limits:
             )
             for key in ("originalContentUrl", "previewImageUrl"):
                 self.optional(f"{prop}.{key}", m.get(key), p.url_max, rule="line.limits.url")
+                self.https(f"{prop}.{key}", m.get(key))
         elif kind == "audio":
             self.required(
                 f"{prop}.originalContentUrl", m.get("originalContentUrl"), "line.limits.url"
             )
+            self.https(f"{prop}.originalContentUrl", m.get("originalContentUrl"))
             self.required(
                 f"{prop}.duration",
                 m.get("duration"),
@@ -586,7 +602,6 @@ class _Limits:
                     m.get(key),
                     p.location_text_max,
                     rule="line.limits.location",
-                    units=False,
                 )
         elif kind == "sticker":
             self.required(f"{prop}.packageId", m.get("packageId"), "line.sticker.id")
@@ -597,7 +612,6 @@ class _Limits:
                 m.get("altText"),
                 p.alt_text_max,
                 rule="line.limits.alt_text",
-                units=False,
             )
             self.template(f"{prop}.template", m.get("template"))
         elif kind == "flex":
@@ -606,7 +620,6 @@ class _Limits:
                 m.get("altText"),
                 p.flex_alt_text_max,
                 rule="line.limits.alt_text",
-                units=False,
             )
             contents = m.get("contents")
             if not isinstance(contents, dict) or contents.get("type") not in ("bubble", "carousel"):
@@ -628,12 +641,12 @@ class _Limits:
                 )
         elif kind == "imagemap":
             self.required(f"{prop}.baseUrl", m.get("baseUrl"), "line.limits.url")
+            self.https(f"{prop}.baseUrl", m.get("baseUrl"))
             self.text(
                 f"{prop}.altText",
                 m.get("altText"),
                 p.alt_text_max,
                 rule="line.limits.alt_text",
-                units=False,
             )
         quick = m.get("quickReply")
         if isinstance(quick, dict):

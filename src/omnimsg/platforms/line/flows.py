@@ -4,7 +4,8 @@
 A send to a chat uses the chat's reply token when the store holds a valid, unused one (the
 webhook reader writes it, :mod:`.state`): ``POST /v2/bot/message/reply``, free. The token
 is taken atomically (``DeleteIf``), so two workers never spend it twice; LINE's 400
-``Invalid reply token`` (expired early, used elsewhere) falls back to a push. Otherwise
+``Invalid reply token`` (expired early, used elsewhere) falls back to a push, and any other
+4xx of the reply (its body, the rate) gives the unspent token back. Otherwise
 ``POST /v2/bot/message/push`` with a fresh ``X-Line-Retry-Key``: retried (after a timeout
 or a 5xx) with the *same* key, so it is idempotent, and a 409 with
 ``x-line-accepted-request-id`` means "already sent", a success. ``SendResult.status`` says
@@ -40,6 +41,7 @@ from ..._core.effects import (
     Request,
     Response,
     Sleep,
+    StoreAdd,
     StoreBatch,
     StoreIncr,
     StoreSet,
@@ -308,6 +310,9 @@ def _push_violations(ch: Line, chat: str, follow: bytes | None, used: int) -> li
                 message="The property, 'to', in the request body is invalid: a LINE user, "
                 f"group or room id is U, C or R and 32 hex digits, not {chat!r}",
                 native_code=None,
+                http_status=400,  # LINE's own answer (spec §6)
+                title=rules.BAD_TO_MESSAGE,
+                details=rules.BAD_TO_MESSAGE,
             )
         )
         return out
@@ -414,6 +419,13 @@ def send(
             response = yield from line_call(reply, retry, ch)
         except PlatformError as exc:
             if exc.code != "invalid_reply_token":
+                status = exc.http_status or 0
+                left = ch.reply_token_lifetime - (now - token[1])
+                if 400 <= status < 500 and left > 0 and token_raw is not None:
+                    # LINE refused the request, not the token: it is still unused (spec §3:
+                    # single use means one *accepted* reply), so the next send may reply.
+                    # Add, not Set: a newer token from a webhook meanwhile wins.
+                    yield StoreAdd(token_key, token_raw, left)
                 raise
         else:
             return _result(ch, chat, decode(response), "reply")

@@ -53,8 +53,14 @@ REPLYABLE = (
     "videoPlayComplete",
     "beacon",
     "accountLink",
+    "membership",
 )
-"""Event types that carry a reply token (spec §2's table)."""
+"""Event types that carry a reply token (spec §2's table; ``membership`` too: openapi
+``webhook.yml`` lists ``replyToken`` in its ``required``, research §1.4)."""
+NEEDS_REPLY_TOKEN = ("follow", "join", "memberJoined", "videoPlayComplete", "beacon", "membership")
+"""Event types whose schema *requires* ``replyToken`` (spec §2's "yes (required)"; research
+§1.4's table): without one line-bot-sdk's parser downgrades the event to ``UnknownEvent``, so
+they carry one even in standby, where other events have none (that part is UNVERIFIED)."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _QUOTED = ("text", "image", "video", "sticker")  # message contents with a quoteToken
@@ -790,7 +796,9 @@ class LineSim:
             deliveryContext={"isRedelivery": False},
         )
         wants = (kind in REPLYABLE) if reply is None else reply
-        if wants and not standby and "replyToken" not in event:
+        if kind == "accountLink" and isinstance(extra.get("link"), dict):
+            wants = wants and extra["link"].get("result") != "failed"  # absent then (spec §2)
+        if wants and (not standby or kind in NEEDS_REPLY_TOKEN) and "replyToken" not in event:
             token = self._reply_token()
             bot.reply_tokens[token] = ReplyToken(
                 chat=chat, expires=now + bot.cfg.reply_token_ttl, user=user

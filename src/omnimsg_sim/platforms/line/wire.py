@@ -41,7 +41,10 @@ MAX_MESSAGES = 5
 MAX_QUICK_REPLIES = 13
 MAX_TEXT = 5000  # UTF-16 code units (spec §3)
 MAX_URL = 2000
-MAX_ALT_TEXT = 400  # templates (legacy; flex UNVERIFIED, same bound here)
+MAX_ALT_TEXT = 400  # templates (legacy + 2nd, spec §3)
+MAX_FLEX_ALT_TEXT = 1500  # flex: 400 in legacy sources, 1500 in the current docs (spec §3,
+# UNVERIFIED): the newer figure, as the SDK's pre-flight (``LinePolicy.flex_alt_text_max``)
+MAX_TEXT_WITH_TITLE = 60  # buttons and carousel text with an image or a title (spec §3)
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 CHAT_ID = re.compile(r"[UCR][0-9a-f]{32}")
 ACTION_TYPES = (
@@ -94,6 +97,7 @@ class _Check:
         *,
         limit: int | None = None,
         required: bool = True,
+        units: bool = True,
     ) -> str | None:
         value = obj.get(key)
         prop = f"{where}.{key}"
@@ -106,7 +110,7 @@ class _Check:
             return None
         if required and not value:
             self.add(_EMPTY, prop)
-        elif limit is not None and utf16_len(value) > limit:
+        elif limit is not None and (utf16_len(value) if units else len(value)) > limit:
             self.add(_length(0, limit), prop)
         return value
 
@@ -151,7 +155,9 @@ class _Check:
         if kind not in ACTION_TYPES:
             self.add(_one_of(ACTION_TYPES), f"{where}.type")
             return
-        self.text(action, "label", where, limit=20, required=False)
+        # Action labels count grapheme clusters, not UTF-16 units (research §2, LINE's
+        # text-character-count page); code points here, as the SDK's pre-flight counts.
+        self.text(action, "label", where, limit=20, required=False, units=False)
         if kind in ("postback", "datetimepicker", "richmenuswitch"):
             self.text(action, "data", where, limit=300)
         if kind == "message":
@@ -205,7 +211,7 @@ class _Check:
             self.text(msg, "altText", where, limit=MAX_ALT_TEXT)
             self._template(msg.get("template"), f"{where}.template")
         elif kind == "flex":
-            self.text(msg, "altText", where, limit=MAX_ALT_TEXT)
+            self.text(msg, "altText", where, limit=MAX_FLEX_ALT_TEXT)
             contents = self.obj(msg.get("contents"), f"{where}.contents")
             if contents is not None and contents.get("type") not in ("bubble", "carousel"):
                 self.add(_one_of(("bubble", "carousel")), f"{where}.contents.type")
@@ -247,28 +253,43 @@ class _Check:
             return
         if kind == "buttons":
             self.text(template, "title", where, limit=40, required=False)
-            self.text(template, "text", where, limit=160)
+            # spec §3: text ≤160, ≤60 with an image or a title.
+            self.text(template, "text", where, limit=_text_limit(template, 160))
             self._actions(template.get("actions"), f"{where}.actions", 1, 4)
         elif kind == "confirm":
             self.text(template, "text", where, limit=240)
             self._actions(template.get("actions"), f"{where}.actions", 2, 2)
         else:
             columns = self.array(template.get("columns"), f"{where}.columns", 1, 10)
+            widths = set()
             for i, column in enumerate(columns or ()):
                 at = f"{where}.columns[{i}]"
                 col = self.obj(column, at)
                 if col is None:
                     continue
                 if kind == "carousel":
-                    self.text(col, "text", at, limit=120)
-                    self._actions(col.get("actions"), f"{at}.actions", 1, 3)
+                    # spec §3: text ≤120, ≤60 with an image or a title.
+                    self.text(col, "text", at, limit=_text_limit(col, 120))
+                    actions = col.get("actions")
+                    widths.add(len(actions) if isinstance(actions, list) else -1)
+                    self._actions(actions, f"{at}.actions", 1, 3)
                 else:
                     self.url(col, "imageUrl", at)
                     self.action(col.get("action"), f"{at}.action")
+            if len(widths) > 1:
+                # Every column has the same number of actions (research §2, python#38).
+                self.add("All columns must have the same number of actions", f"{where}.columns")
 
     def _actions(self, value: Any, where: str, low: int, high: int) -> None:
         for i, action in enumerate(self.array(value, where, low, high) or ()):
             self.action(action, f"{where}[{i}]")
+
+
+def _text_limit(obj: dict[str, Any], limit: int) -> int:
+    """A buttons or carousel column's text limit: 60 with an image or a title (spec §3)."""
+    if obj.get("title") or obj.get("thumbnailImageUrl"):
+        return MAX_TEXT_WITH_TITLE
+    return limit
 
 
 def check_messages(body: dict[str, Any]) -> list[Detail]:
