@@ -1002,6 +1002,7 @@ def _line_sdk(
     except ModuleNotFoundError:  # pip install -e ".[bench]" brings it
         return []
     from linebot.v3.models.events import UnknownEvent  # what its parser falls back to
+
     parser = WebhookParser(LINE_SECRET)
     h0, b0 = sample
     events = parser.parse(b0.decode(), h0["X-Line-Signature"])

@@ -97,6 +97,8 @@ REPLACEMENTS = [
     ("self.messenger = MessengerAPI(self)", "self.messenger = AsyncMessengerAPI(self)"),
     ("class LineAPI:", "class AsyncLineAPI:"),
     ("self.line = LineAPI(self)", "self.line = AsyncLineAPI(self)"),
+    ("class WeChatAPI:", "class AsyncWeChatAPI:"),
+    ("self.wechat = WeChatAPI(self)", "self.wechat = AsyncWeChatAPI(self)"),
     ("class MessengerProfileAPI:", "class AsyncMessengerProfileAPI:"),
     (
         "self.profile = MessengerProfileAPI(client)",

@@ -19,6 +19,7 @@ PAIRS = [
     (omnimsg.WhatsAppTemplates, omnimsg.AsyncWhatsAppTemplates),
     (omnimsg.MessengerAPI, omnimsg.AsyncMessengerAPI),
     (omnimsg.LineAPI, omnimsg.AsyncLineAPI),
+    (omnimsg.WeChatAPI, omnimsg.AsyncWeChatAPI),
     (omnimsg.MessengerProfileAPI, omnimsg.AsyncMessengerProfileAPI),
     (omnimsg.Receipt, omnimsg.AsyncReceipt),
     (omnimsg.Receiving, omnimsg.AsyncReceiving),

@@ -64,7 +64,7 @@ def test_target_moves_webhooks_and_survives_reset() -> None:
         ({}, "'url' is required"),
         ({"url": 5}, "'url' must be a string"),
         ({"url": "/_sim/sink", "account": "999"}, "unknown or ambiguous 'account'"),
-        ({"url": "/_sim/sink", "platform": "wechat"}, "not simulated yet"),
+        ({"url": "/_sim/sink", "platform": "viber"}, "not simulated yet"),
         ({"url": "/_sim/sink", "platform": "line"}, "has no account in this config"),
         ([1], "must be a JSON object"),
     ],

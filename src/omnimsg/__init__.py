@@ -14,6 +14,7 @@ from .async_client import (
     AsyncReceipt,
     AsyncReceiving,
     AsyncWebhooks,
+    AsyncWeChatAPI,
     AsyncWhatsAppAPI,
     AsyncWhatsAppTemplates,
 )
@@ -25,6 +26,7 @@ from .client import (
     Receipt,
     Receiving,
     Webhooks,
+    WeChatAPI,
     WhatsAppAPI,
     WhatsAppTemplates,
 )
@@ -77,9 +79,11 @@ from .models import (
     ListRow,
     ListSection,
     Location,
+    LocationReported,
     Media,
     MediaInfo,
     MembershipChanged,
+    MenuLinkOpened,
     MessageContext,
     MessageEcho,
     MessageReceived,
@@ -88,6 +92,7 @@ from .models import (
     OptIn,
     Postback,
     Pricing,
+    QrScanned,
     QuickReplies,
     Raw,
     Reaction,
@@ -114,7 +119,7 @@ from .models import (
     VideoWatched,
     Window,
 )
-from .platforms import Line, Messenger, WhatsApp
+from .platforms import Line, Messenger, WeChat, WhatsApp
 from .rules import PolicyProfile, Violation
 from .rules.messenger import BadgeReport
 from .stores import AsyncSQLiteStore, AsyncStore, MemoryStore, SQLiteStore, Store
@@ -136,6 +141,7 @@ __all__ = [
     "AsyncReceiving",
     "AsyncSQLiteStore",
     "AsyncStore",
+    "AsyncWeChatAPI",
     "AsyncWebhooks",
     "AsyncWhatsAppAPI",
     "AsyncWhatsAppTemplates",
@@ -173,10 +179,12 @@ __all__ = [
     "ListRow",
     "ListSection",
     "Location",
+    "LocationReported",
     "Media",
     "MediaInfo",
     "MembershipChanged",
     "MemoryStore",
+    "MenuLinkOpened",
     "MessageContext",
     "MessageEcho",
     "MessageReceived",
@@ -196,6 +204,7 @@ __all__ = [
     "PolicyViolation",
     "Postback",
     "Pricing",
+    "QrScanned",
     "QuickReplies",
     "RateLimited",
     "Raw",
@@ -234,6 +243,8 @@ __all__ = [
     "Video",
     "VideoWatched",
     "Violation",
+    "WeChat",
+    "WeChatAPI",
     "WebhookConfig",
     "WebhookOutcome",
     "WebhookParseError",

@@ -224,9 +224,11 @@ class Engine:
         platform: Platform,
         headers: Headers,
         body: bytes,
+        *,
+        url: str = "",
     ) -> list[Event]:
         """``webhooks.parse``: verify and parse only (pure, raises typed errors)."""
-        return self.receiver.parse(platform, headers, body)
+        return self.receiver.parse(platform, headers, body, url=url)
 
     # --- WhatsApp extras ---
 

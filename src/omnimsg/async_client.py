@@ -43,9 +43,15 @@ from .platforms.line.extras import (
     NarrowcastProgress,
     RichMenu,
     TokenInfo,
+    TokenKind,
     ValidateKind,
+    VerifyKind,
 )
+from .platforms.line.jwt import PrivateKey
 from .platforms.messenger import PAGE_INBOX_APP_ID
+from .platforms.wechat import WeChat
+from .platforms.wechat import extras as wx
+from .platforms.wechat.extras import MediaKind, MenuItem, QRCode, WeChatMenu, WeChatTag, WeChatUser
 from .rules import Violation
 from .rules.messenger import BadgeReport
 from .stores import AsyncStore, MemoryStore, Store, check_store
@@ -115,6 +121,9 @@ class AsyncClient:
         self.line = AsyncLineAPI(self)
         """LINE-only operations: multicast, broadcast, narrowcast, quota, profiles, loading,
         content, rich menus, channel access tokens."""
+        self.wechat = AsyncWeChatAPI(self)
+        """WeChat-only operations: typing, media upload, template and subscribe messages,
+        tags, users, QR codes, the custom menu, passive replies."""
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._driver, self.store, self.clock)
@@ -254,14 +263,19 @@ class AsyncWebhooks:
         platform: Platform,
         headers: Headers,
         body: bytes,
+        *,
+        url: str = "",
     ) -> builtins.list[Event]:
         """Verify the signature and parse a POST body; no de-duplication, no state.
+
+        ``url`` is the request's full URL: WeChat signs in its query string (``signature``,
+        ``timestamp``, ``nonce``, ``msg_signature``), the other platforms in a header.
 
         Raises:
             SignatureError: the signature is missing or wrong.
             WebhookParseError: the body is too large or not the platform's envelope.
         """
-        return self._client._engine.parse_webhook(platform, headers, body)
+        return self._client._engine.parse_webhook(platform, headers, body, url=url)
 
 
 class AsyncReceipt:
@@ -684,7 +698,10 @@ class AsyncLineAPI:
         """A narrowcast's phase (waiting, sending, succeeded, failed) and counts."""
         return await self._client._run(
             ln.narrowcast_progress(
-                _line(self._client, account), request_id, retry=self._client._engine.retry
+                _line(self._client, account),
+                request_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
@@ -699,53 +716,88 @@ class AsyncLineAPI:
         ``multicast``, ``narrowcast`` or ``broadcast`` (nothing is sent)."""
         return await self._client._run(
             ln.validate(
-                _line(self._client, account), kind, contents, retry=self._client._engine.retry
+                _line(self._client, account),
+                kind,
+                contents,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
     async def quota(self, *, account: str | None = None) -> LineQuota:
         """The month's message quota as LINE counts it (``limited`` and its ``value``)."""
         return await self._client._run(
-            ln.quota(_line(self._client, account), retry=self._client._engine.retry)
+            ln.quota(
+                _line(self._client, account),
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def consumption(self, *, account: str | None = None) -> int:
         """The messages LINE counted this month (``totalUsage``)."""
         return await self._client._run(
-            ln.consumption(_line(self._client, account), retry=self._client._engine.retry)
+            ln.consumption(
+                _line(self._client, account),
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def profile(self, to: Address) -> LineProfile:
         """A user's display name, picture, status message and language."""
         ch, user = _line_to(self._client, to)
-        return await self._client._run(ln.profile(ch, user, retry=self._client._engine.retry))
+        return await self._client._run(
+            ln.profile(
+                ch, user, retry=self._client._engine.retry, preflight=self._client._engine.preflight
+            )
+        )
 
     async def show_loading(self, to: Address, seconds: int = 5) -> None:
         """Show the loading animation in a 1:1 chat for 5-60 seconds (multiples of 5); it
         ends early when a message arrives."""
         ch, chat = _line_to(self._client, to)
         return await self._client._run(
-            ln.show_loading(ch, chat, seconds, retry=self._client._engine.retry)
+            ln.show_loading(
+                ch,
+                chat,
+                seconds,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def mark_as_read(self, token: str, *, account: str | None = None) -> None:
         """Mark a message (and every earlier one in its chat) read, by the
         ``markAsReadToken`` of its webhook."""
         return await self._client._run(
-            ln.mark_as_read(_line(self._client, account), token, retry=self._client._engine.retry)
+            ln.mark_as_read(
+                _line(self._client, account),
+                token,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def content(self, message_id: str, *, account: str | None = None) -> bytes:
         """The bytes of an image, video, audio or file a user sent (``api-data`` host)."""
         return await self._client._run(
-            ln.content(_line(self._client, account), message_id, retry=self._client._engine.retry)
+            ln.content(
+                _line(self._client, account),
+                message_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def content_status(self, message_id: str, *, account: str | None = None) -> str:
         """Whether a video or audio is ready: ``processing``, ``succeeded`` or ``failed``."""
         return await self._client._run(
             ln.content_status(
-                _line(self._client, account), message_id, retry=self._client._engine.retry
+                _line(self._client, account),
+                message_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
@@ -753,7 +805,10 @@ class AsyncLineAPI:
         """Create a rich menu from LINE's menu object; its ``richMenuId``."""
         return await self._client._run(
             ln.create_rich_menu(
-                _line(self._client, account), menu, retry=self._client._engine.retry
+                _line(self._client, account),
+                menu,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
@@ -773,6 +828,7 @@ class AsyncLineAPI:
                 data,
                 content_type,
                 retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
@@ -780,7 +836,10 @@ class AsyncLineAPI:
         """Make a rich menu the one every user sees unless linked to another."""
         return await self._client._run(
             ln.set_default_rich_menu(
-                _line(self._client, account), rich_menu_id, retry=self._client._engine.retry
+                _line(self._client, account),
+                rich_menu_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
@@ -788,14 +847,22 @@ class AsyncLineAPI:
         """Show this rich menu to one user."""
         ch, user = _line_to(self._client, to)
         return await self._client._run(
-            ln.link_rich_menu(ch, user, rich_menu_id, retry=self._client._engine.retry)
+            ln.link_rich_menu(
+                ch,
+                user,
+                rich_menu_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def unlink_rich_menu(self, to: Address) -> None:
         """Take a user's own rich menu away (the default shows again)."""
         ch, user = _line_to(self._client, to)
         return await self._client._run(
-            ln.unlink_rich_menu(ch, user, retry=self._client._engine.retry)
+            ln.unlink_rich_menu(
+                ch, user, retry=self._client._engine.retry, preflight=self._client._engine.preflight
+            )
         )
 
     async def create_rich_menu_alias(
@@ -804,7 +871,11 @@ class AsyncLineAPI:
         """Name a rich menu for ``richmenuswitch`` actions (alias ``[a-z0-9_-]{1,32}``)."""
         return await self._client._run(
             ln.create_rich_menu_alias(
-                _line(self._client, account), alias, rich_menu_id, retry=self._client._engine.retry
+                _line(self._client, account),
+                alias,
+                rich_menu_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
@@ -812,33 +883,364 @@ class AsyncLineAPI:
         """Delete a rich menu."""
         return await self._client._run(
             ln.delete_rich_menu(
-                _line(self._client, account), rich_menu_id, retry=self._client._engine.retry
+                _line(self._client, account),
+                rich_menu_id,
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
             )
         )
 
     async def rich_menus(self, *, account: str | None = None) -> builtins.list[RichMenu]:
         """The channel's rich menus."""
         return await self._client._run(
-            ln.rich_menus(_line(self._client, account), retry=self._client._engine.retry)
+            ln.rich_menus(
+                _line(self._client, account),
+                retry=self._client._engine.retry,
+                preflight=self._client._engine.preflight,
+            )
         )
 
     async def issue_token(
-        self, kind: Literal["stateless", "short_lived"] = "stateless", *, account: str | None = None
+        self,
+        kind: TokenKind = "stateless",
+        *,
+        private_key: PrivateKey | None = None,
+        kid: str | None = None,
+        token_exp: int | None = None,
+        account: str | None = None,
     ) -> ChannelToken:
-        """Issue a channel access token with the channel's id and secret: ``stateless``
-        (15 minutes, cannot be revoked) or ``short_lived`` (30 days, at most 30)."""
+        """Issue a channel access token: ``stateless`` (15 minutes, cannot be revoked) or
+        ``short_lived`` (30 days, at most 30) with the channel's id and secret; ``v2.1`` (up
+        to ``token_exp`` seconds, default and most 30 days; at most 30) or ``stateless`` with
+        a JWT assertion signed by ``private_key``, the channel's Assertion Signing Key (PEM
+        or the JWK LINE's key tool gives), whose public half the console registered as
+        ``kid``."""
+        engine = self._client._engine
         return await self._client._run(
-            ln.issue_token(_line(self._client, account), kind, retry=self._client._engine.retry)
+            ln.issue_token(
+                _line(self._client, account),
+                kind,
+                private_key=private_key,
+                kid=kid,
+                token_exp=token_exp,
+                retry=engine.retry,
+                preflight=engine.preflight,
+            )
         )
 
-    async def verify_token(self, token: str, *, account: str | None = None) -> TokenInfo:
-        """The channel, seconds left and scope of a short- or long-lived token."""
+    async def verify_token(
+        self, token: str, *, kind: VerifyKind = "short_lived", account: str | None = None
+    ) -> TokenInfo:
+        """The channel, seconds left and scope of a short- or long-lived token, or of a
+        v2.1 one (``kind="v2.1"``)."""
+        engine = self._client._engine
         return await self._client._run(
-            ln.verify_token(_line(self._client, account), token, retry=self._client._engine.retry)
+            ln.verify_token(
+                _line(self._client, account),
+                token,
+                kind=kind,
+                retry=engine.retry,
+                preflight=engine.preflight,
+            )
         )
 
-    async def revoke_token(self, token: str, *, account: str | None = None) -> None:
-        """Revoke a short- or long-lived token."""
+    async def revoke_token(
+        self, token: str, *, kind: VerifyKind = "short_lived", account: str | None = None
+    ) -> None:
+        """Revoke a short- or long-lived token, or a v2.1 one (``kind="v2.1"``, with the
+        channel's id and secret). Stateless tokens cannot be revoked."""
+        engine = self._client._engine
         return await self._client._run(
-            ln.revoke_token(_line(self._client, account), token, retry=self._client._engine.retry)
+            ln.revoke_token(
+                _line(self._client, account),
+                token,
+                kind=kind,
+                retry=engine.retry,
+                preflight=engine.preflight,
+            )
+        )
+
+    async def valid_key_ids(
+        self, private_key: PrivateKey, *, kid: str | None = None, account: str | None = None
+    ) -> builtins.list[str]:
+        """The ``key_id`` of every valid v2.1 token of the channel (asked with a JWT
+        assertion signed by ``private_key``, as for :meth:`issue_token`)."""
+        engine = self._client._engine
+        return await self._client._run(
+            ln.valid_key_ids(
+                _line(self._client, account),
+                private_key,
+                kid=kid,
+                retry=engine.retry,
+                preflight=engine.preflight,
+            )
+        )
+
+
+def _wechat(client: AsyncClient, account: str | None) -> WeChat:
+    """The WeChat channel (``client.wechat``: that platform's own operations)."""
+    ch = client._engine.channel("wechat", account)
+    if not isinstance(ch, WeChat):
+        raise ConfigurationError(f"the wechat channel is not a WeChat(...): {ch!r}")
+    return ch
+
+
+def _wechat_to(client: AsyncClient, to: Address | str) -> tuple[WeChat, str]:
+    """The WeChat channel of a customer (an ``Address`` or a bare OpenID), and the OpenID."""
+    if isinstance(to, str) and to:
+        return _wechat(client, None), to
+    if not isinstance(to, Address) or to.platform != "wechat":
+        raise ConfigurationError(f"give a WeChat customer, Address('wechat', openid): {to!r}")
+    return _wechat(client, to.account), to.user
+
+
+class AsyncWeChatAPI:
+    """WeChat-only operations (``client.wechat``).
+
+    A customer is an ``Address("wechat", openid)`` (or the bare OpenID when there is one
+    WeChat channel). Every call carries the access token, fetched once across the workers
+    sharing the Store and replaced once when WeChat refuses it; the limits of
+    :mod:`omnimsg.rules.wechat` are checked before any I/O when pre-flight is on.
+    """
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def typing(self, to: Address | str, on: bool = True) -> None:
+        """Show the typing indicator to a customer (``on=False`` cancels it). WeChat allows
+        it within 30 s of an exchange with the customer; it lasts 15 s."""
+        ch, openid = _wechat_to(self._client, to)
+        return await self._client._run(wx.typing(ch, openid, on, retry=self._client._engine.retry))
+
+    async def upload_media(
+        self,
+        kind: MediaKind,
+        data: bytes,
+        *,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        account: str | None = None,
+    ) -> str:
+        """Upload temporary media (``image``, ``voice``, ``video`` or ``thumb``; kept 3 days);
+        its ``media_id``, to send as ``Image(media_id=...)`` and the like."""
+        return await self._client._run(
+            wx.upload_media(
+                _wechat(self._client, account),
+                kind,
+                data,
+                filename=filename,
+                mime_type=mime_type,
+                retry=self._client._engine.retry,
+            )
+        )
+
+    async def send_template(
+        self,
+        to: Address | str,
+        template_id: str,
+        data: Mapping[str, Any],
+        *,
+        url: str | None = None,
+        miniprogram: Mapping[str, Any] | None = None,
+        client_msg_id: str | None = None,
+    ) -> int | None:
+        """Send a template message (not bound to the customer-service window); its
+        ``msgid``. ``data`` maps each field to its value (``{"keyword1": "..."}`` or
+        WeChat's ``{"keyword1": {"value": "..."}}``). With ``client_msg_id`` (WeChat's
+        idempotency key) a retry after a failure carries the same id and is safe."""
+        ch, openid = _wechat_to(self._client, to)
+        return await self._client._run(
+            wx.send_template(
+                ch,
+                openid,
+                template_id,
+                data,
+                url=url,
+                miniprogram=miniprogram,
+                client_msg_id=client_msg_id,
+                retry=self._client._engine.retry,
+            )
+        )
+
+    async def send_subscribe(
+        self,
+        to: Address | str,
+        template_id: str,
+        data: Mapping[str, Any],
+        *,
+        page: str | None = None,
+        miniprogram: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Send a subscribe message; the customer must have consented (WeChat refuses it
+        with 43101 otherwise, a :class:`~omnimsg.PolicyRejected`)."""
+        ch, openid = _wechat_to(self._client, to)
+        return await self._client._run(
+            wx.send_subscribe(
+                ch,
+                openid,
+                template_id,
+                data,
+                page=page,
+                miniprogram=miniprogram,
+                retry=self._client._engine.retry,
+            )
+        )
+
+    async def create_tag(self, name: str, *, account: str | None = None) -> WeChatTag:
+        """Create a user tag (a name of 1-30 bytes; at most 100 tags per account)."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.create_tag(
+                _wechat(self._client, account), name, preflight=engine.preflight, retry=engine.retry
+            )
+        )
+
+    async def tags(self, *, account: str | None = None) -> builtins.list[WeChatTag]:
+        """Every tag of the account, with its follower count."""
+        return await self._client._run(
+            wx.tags(_wechat(self._client, account), retry=self._client._engine.retry)
+        )
+
+    async def rename_tag(self, tag_id: int, name: str, *, account: str | None = None) -> None:
+        """Rename a tag (not the system tags 0, 1 and 2)."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.rename_tag(
+                _wechat(self._client, account),
+                tag_id,
+                name,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def delete_tag(self, tag_id: int, *, account: str | None = None) -> None:
+        """Delete a tag (not the system tags 0, 1 and 2)."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.delete_tag(
+                _wechat(self._client, account),
+                tag_id,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def tag_users(
+        self, tag_id: int, openids: Sequence[str], *, account: str | None = None
+    ) -> None:
+        """Give a tag to 1-50 followers (a follower carries at most 20 tags)."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.tag_users(
+                _wechat(self._client, account),
+                tag_id,
+                openids,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def untag_users(
+        self, tag_id: int, openids: Sequence[str], *, account: str | None = None
+    ) -> None:
+        """Take a tag from 1-50 followers."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.untag_users(
+                _wechat(self._client, account),
+                tag_id,
+                openids,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def user_tags(self, to: Address | str) -> builtins.list[int]:
+        """The tag ids a follower carries."""
+        ch, openid = _wechat_to(self._client, to)
+        return await self._client._run(wx.user_tags(ch, openid, retry=self._client._engine.retry))
+
+    async def user_info(self, to: Address | str, lang: str | None = "zh_CN") -> WeChatUser:
+        """A user's follow state, follow time and scene, tags, remark and unionid (WeChat
+        returns no nickname or picture since 2021-12-27); ``lang`` is zh_CN, zh_TW or en."""
+        ch, openid = _wechat_to(self._client, to)
+        return await self._client._run(
+            wx.user_info(ch, openid, lang, retry=self._client._engine.retry)
+        )
+
+    async def users_info(
+        self,
+        openids: Sequence[str],
+        *,
+        lang: str | None = None,
+        account: str | None = None,
+    ) -> builtins.list[WeChatUser]:
+        """:meth:`user_info` for 1-100 users in one call."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.users_info(
+                _wechat(self._client, account),
+                openids,
+                lang,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def create_qr(
+        self,
+        scene: int | str,
+        *,
+        expire_seconds: int | None = None,
+        account: str | None = None,
+    ) -> QRCode:
+        """A parametric QR code that starts a chat: temporary when ``expire_seconds`` is
+        given (up to 30 days), permanent otherwise (scene ids 1-100000, at most 100,000
+        codes). A scan arrives as a follow with the scene, or a scan event when already
+        following, and opens a 1-minute window of 3 messages. Show ``image_url``."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.create_qr(
+                _wechat(self._client, account),
+                scene,
+                expire_seconds=expire_seconds,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def create_menu(self, buttons: Sequence[MenuItem], *, account: str | None = None) -> None:
+        """Set the custom menu: 1-3 buttons, each a :class:`~omnimsg.Button` (a click: its id
+        comes back as the event key), a :class:`~omnimsg.LinkButton` (opens the url) or
+        WeChat's JSON (``{"name": ..., "sub_button": [...]}`` with 1-5 sub-buttons)."""
+        engine = self._client._engine
+        return await self._client._run(
+            wx.create_menu(
+                _wechat(self._client, account),
+                buttons,
+                preflight=engine.preflight,
+                retry=engine.retry,
+            )
+        )
+
+    async def menu(self, *, account: str | None = None) -> WeChatMenu | None:
+        """The custom menu, or ``None`` when there is none."""
+        return await self._client._run(
+            wx.menu(_wechat(self._client, account), retry=self._client._engine.retry)
+        )
+
+    async def delete_menu(self, *, account: str | None = None) -> None:
+        """Delete the custom menu (and its conditional menus)."""
+        return await self._client._run(
+            wx.delete_menu(_wechat(self._client, account), retry=self._client._engine.retry)
+        )
+
+    async def passive_reply(self, event: Event, content: Content) -> WebhookOutcome:
+        """The webhook answer that replies to ``event`` within WeChat's 5 seconds (text,
+        image, voice, video, music or one news article; encrypted in safe mode): answer the
+        webhook request with its ``status``, ``body`` and ``content_type``."""
+        account = getattr(event, "account", None)
+        return await self._client._run(
+            wx.passive_reply(_wechat(self._client, account), event, content)
         )

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LINE",
     "DEFAULT_MESSENGER",
+    "DEFAULT_WECHAT",
     "DEFAULT_WHATSAPP",
     "AsyncSimHarness",
     "FakeClock",
@@ -53,6 +54,8 @@ __all__ = [
     "line_sim_config",
     "messenger_channel",
     "messenger_sim_config",
+    "wechat_channel",
+    "wechat_sim_config",
     "whatsapp_channel",
     "whatsapp_sim_config",
 ]
@@ -242,7 +245,10 @@ def line_policy(config: SimConfig, index: int = 0) -> LinePolicy:
     """The SDK's rule profile for simulated LINE account ``index``: its country's newest
     profile with the account's plan in force (``jp-standard`` is Japan's ``standard``) and its
     cap on additional messages (``extra_limit``), so that the pre-flight counts the month as
-    the simulator does (spec/line.md §4)."""
+    the simulator does (spec/line.md §4), and its rate limits (``[line.rate_limits]``: the
+    calls per period of ``LINE_RATE_LIMITS``, 0 for none), so that both refuse the same call."""
+    from omnimsg_sim.config import LINE_RATE_LIMITS
+
     from .rules import line as line_rules
 
     a = config.line[index]
@@ -250,7 +256,68 @@ def line_policy(config: SimConfig, index: int = 0) -> LinePolicy:
     policy = line_rules.latest(plan.region).with_plan(plan.name.partition("-")[2])
     if a.extra_limit is not None:
         policy = attrs.evolve(policy, plan=attrs.evolve(policy.plan, extra_limit=a.extra_limit))
-    return policy
+    return policy.with_rate_limits(
+        {
+            name: (calls, LINE_RATE_LIMITS[name][1])
+            for name, calls in a.rate_limits.items()
+            if name in LINE_RATE_LIMITS
+        }
+    )
+
+
+DEFAULT_WECHAT: dict[str, Any] = {
+    "account_id": "gh_0a1b2c3d4e5f",
+    "app_id": "wx5f3b0c4e2a1d9f8e",
+    "app_secret": "sim-wechat-app-secret",
+    "token": "sim-wechat-token",
+    "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "mode": "safe",
+    "webhook_url": "http://app.test/webhooks/wechat",
+    "templates": ["order-shipped-tpl", "appointment-reminder-tpl"],
+    "customers": [
+        {"openid": "oAda0000000000000000000000001", "remark": "Ada Lovelace"},
+        {"openid": "oAlan000000000000000000000002", "language": "en"},
+        {"openid": "oGrace00000000000000000000003", "following": False},
+        {"openid": "oKatherine0000000000000000004", "blocks_templates": True},
+    ],
+}
+"""The default simulated WeChat Official Account (fake credentials, never real ones; the
+EncodingAESKey is the one of Tencent's public sample): safe mode, two followers, a user who
+unfollowed and one who blocks template messages."""
+
+
+def wechat_sim_config(**overrides: Any) -> SimConfig:
+    """A simulator config with one WeChat Official Account; ``overrides`` replace account
+    fields (``mode="plaintext"``...).
+
+    As :func:`whatsapp_sim_config`: ``sim={...}`` overrides the ``sim`` table, and the clock
+    starts frozen at 2026-03-02T09:00:00Z.
+    """
+    from omnimsg_sim import parse_config
+
+    sim = {"seed": 1, "start": "2026-03-02T09:00:00Z", **overrides.pop("sim", {})}
+    return parse_config(
+        {"sim": sim, "wechat": [{**DEFAULT_WECHAT, **overrides}]}, source="test config"
+    )
+
+
+def wechat_channel(config: SimConfig, base_url: str, index: int = 0) -> Channel:
+    """The omnimsg ``WeChat`` channel matching simulated WeChat account ``index`` (its API
+    host the simulator; its Token, EncodingAESKey and mode the account's)."""
+    # Imported here: the WeChat adapter is optional to this module's other helpers.
+    from .platforms.wechat.channel import WeChat
+
+    a = config.wechat[index]
+    channel: Channel = WeChat(  # type: ignore[assignment, unused-ignore]
+        account_id=a.account_id,
+        app_id=a.app_id,
+        app_secret=a.app_secret,
+        token=a.token,
+        encoding_aes_key=a.encoding_aes_key,
+        mode=a.mode,
+        base_url=base_url,
+    )
+    return channel
 
 
 # One read per operation, on loopback: a fresh connection costs little, and none is left open

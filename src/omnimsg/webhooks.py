@@ -92,9 +92,13 @@ class Receiver:
         for event in fresh:
             yield from apply_rest(event)
 
-    def parse(self, platform: Platform, headers: Headers, body: bytes) -> list[Event]:
-        """Verify and parse a POST body; raises typed errors (no state, no de-duplication)."""
-        return self.reader(platform).read("", headers, raw_body(body))
+    def parse(
+        self, platform: Platform, headers: Headers, body: bytes, *, url: str = ""
+    ) -> list[Event]:
+        """Verify and parse a POST body; raises typed errors (no state, no de-duplication).
+
+        ``url`` carries the signature where the platform puts it in the query (WeChat)."""
+        return self.reader(platform).read(url, headers, raw_body(body))
 
     def _verified(
         self,

@@ -52,6 +52,17 @@ Example (every field is documented in ``docs/simulator.md``)::
     [[line.customers]]
     user_id = "U1111111111111111111111111111111a"
     display_name = "Ada"
+
+    [[wechat]]
+    account_id = "gh_0123456789ab"
+    app_id = "wx0123456789abcdef"
+    app_secret = "sim-wechat-secret"
+    token = "sim-wechat-token"
+    mode = "plaintext"                    # or "compatible", "safe" (needs encoding_aes_key)
+    webhook_url = "http://127.0.0.1:8000/webhooks/wechat"
+
+    [[wechat.customers]]
+    openid = "oAda0000000000000000000000000"
 """
 
 from __future__ import annotations
@@ -79,6 +90,8 @@ __all__ = [
     "MessengerCustomer",
     "SimConfig",
     "SimSettings",
+    "WeChatAccount",
+    "WeChatCustomer",
     "WhatsAppAccount",
     "WhatsAppCustomer",
     "WhatsAppTemplateSeed",
@@ -290,6 +303,65 @@ class LineAccount:
 
 
 @attrs.frozen(kw_only=True)
+class WeChatCustomer:
+    """A pre-seeded WeChat user as one Official Account sees them (an OpenID is per account).
+
+    ``following = false`` is a user who unfollowed (or never followed): sends to them fail
+    with 43004. ``blocks_templates`` makes their template messages finish as
+    ``failed:user block`` (spec/wechat.md §6.1).
+    """
+
+    openid: str
+    following: bool = True
+    unionid: str | None = None
+    remark: str = ""
+    language: str = "zh_CN"
+    blocks_templates: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class WeChatAccount:
+    """One simulated WeChat Official Account (a Service Account) and the app under test.
+
+    ``mode`` is the server configuration's message encryption (spec/wechat.md §2.1):
+    ``compatible`` and ``safe`` need the 43-character ``encoding_aes_key``. The
+    customer-service window (§5.1): a message opens ``cs_message_count`` sends for
+    ``cs_message_window`` seconds, a follow, a QR-code scan or a menu click
+    ``cs_event_count`` for ``cs_event_window``. A webhook answered later than
+    ``reply_timeout`` (virtual seconds) counts as unanswered and goes out again, up to
+    ``deliveries`` attempts in all (§3.4: "three in total", ambiguous). Access tokens live
+    ``token_ttl`` seconds; a replaced one still works for ``token_grace``; at most
+    ``token_daily_limit`` fetches a day (§4). ``ip_whitelist`` empty: any caller.
+    ``templates`` are the template ids in use; ``template_finish_delay`` is when their
+    ``TEMPLATESENDJOBFINISH`` comes; ``text_limit`` caps a customer-service text in bytes
+    (measured, UNVERIFIED); ``media_ttl`` is how long uploaded media lives (3 days).
+    """
+
+    account_id: str
+    app_id: str
+    app_secret: str = attrs.field(repr=False)
+    token: str = attrs.field(repr=False)
+    encoding_aes_key: str | None = attrs.field(default=None, repr=False)
+    mode: Literal["plaintext", "compatible", "safe"] = "plaintext"
+    webhook_url: str | None = None
+    cs_message_window: float = 172_800.0
+    cs_message_count: int = 5
+    cs_event_window: float = 60.0
+    cs_event_count: int = 3
+    reply_timeout: float = 5.0
+    deliveries: int = 3
+    token_ttl: int = 7200
+    token_grace: int = 300
+    token_daily_limit: int = 2000
+    ip_whitelist: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+    template_finish_delay: float = 1.0
+    text_limit: int = 2048
+    media_ttl: float = 259_200.0
+    customers: tuple[WeChatCustomer, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class SimSettings:
     """Simulator-wide settings."""
 
@@ -318,6 +390,7 @@ class SimConfig:
     whatsapp: tuple[WhatsAppAccount, ...] = ()
     messenger: tuple[MessengerAccount, ...] = ()
     line: tuple[LineAccount, ...] = ()
+    wechat: tuple[WeChatAccount, ...] = ()
 
     def describe(self) -> str:
         """What it declares, for ``omnimsg-sim check``: "1 WhatsApp account(s), ..."."""
@@ -325,6 +398,7 @@ class SimConfig:
             f"{len(self.whatsapp)} WhatsApp account(s)" if self.whatsapp else "",
             f"{len(self.messenger)} Messenger page(s)" if self.messenger else "",
             f"{len(self.line)} LINE account(s)" if self.line else "",
+            f"{len(self.wechat)} WeChat account(s)" if self.wechat else "",
         ]
         return ", ".join(p for p in parts if p)
 
@@ -635,6 +709,107 @@ def _line(t: Any, where: str) -> LineAccount:
     return account
 
 
+_WECHAT_ORIGINAL_ID = re.compile(r"gh_[0-9a-zA-Z]{1,64}")
+_WECHAT_APP_ID = re.compile(r"wx[0-9a-zA-Z]{1,64}")
+_WECHAT_OPENID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def _matching(value: str, pattern: re.Pattern[str], where: str, what: str) -> str:
+    if not pattern.fullmatch(value):
+        raise ConfigurationError(f"{where}: must be {what}; got {value!r}")
+    return value
+
+
+def _aes_key(value: str | None, where: str) -> str | None:
+    """A 43-character EncodingAESKey: base64 of 32 bytes without the ``=`` (spec §2.2)."""
+    import base64
+    import binascii
+
+    if value is None:
+        return None
+    try:
+        ok = len(value) == 43 and len(base64.b64decode(value + "=", validate=True)) == 32
+    except (binascii.Error, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigurationError(
+            f"{where}: must be the 43-character EncodingAESKey (base64 of 32 bytes, no '=')"
+        )
+    return value
+
+
+def _strings(values: list[Any], where: str) -> tuple[str, ...]:
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(f"{where}[{i}]: expected a non-empty string")
+    return tuple(values)
+
+
+def _wechat(t: Any, where: str) -> WeChatAccount:
+    f = _Fields(t, where)
+    customers = []
+    for i, c in enumerate(f.tables("customers")):
+        cf = _Fields(c, f"{where}.customers[{i}]")
+        customers.append(
+            WeChatCustomer(
+                openid=_matching(
+                    cf.text("openid", required=True),
+                    _WECHAT_OPENID,
+                    f"{cf.where}.openid",
+                    "an OpenID (letters, digits, '-' and '_', at most 64)",
+                ),
+                following=cf.flag("following", True),
+                unionid=cf.text("unionid"),
+                remark=cf.text("remark", ""),
+                language=cf.text("language", "zh_CN"),
+                blocks_templates=cf.flag("blocks_templates", False),
+            )
+        )
+        cf.done()
+    account = WeChatAccount(
+        account_id=_matching(
+            f.text("account_id", required=True),
+            _WECHAT_ORIGINAL_ID,
+            f"{where}.account_id",
+            "the original id, 'gh_' and letters or digits",
+        ),
+        app_id=_matching(
+            f.text("app_id", required=True), _WECHAT_APP_ID, f"{where}.app_id", "'wx...'"
+        ),
+        app_secret=f.text("app_secret", required=True),
+        token=f.text("token", required=True),
+        encoding_aes_key=_aes_key(f.text("encoding_aes_key"), f"{where}.encoding_aes_key"),
+        mode=f.choice("mode", "plaintext", ("plaintext", "compatible", "safe")),
+        webhook_url=f.text("webhook_url"),
+        cs_message_window=f.number("cs_message_window", 172_800.0),
+        cs_message_count=_bounded(f.integer("cs_message_count", 5), f"{where}.cs_message_count", 0),
+        cs_event_window=f.number("cs_event_window", 60.0),
+        cs_event_count=_bounded(f.integer("cs_event_count", 3), f"{where}.cs_event_count", 0),
+        reply_timeout=f.number("reply_timeout", 5.0),
+        deliveries=_bounded(f.integer("deliveries", 3), f"{where}.deliveries", 1, 10),
+        token_ttl=_bounded(f.integer("token_ttl", 7200), f"{where}.token_ttl", 1),
+        token_grace=_bounded(f.integer("token_grace", 300), f"{where}.token_grace", 0),
+        token_daily_limit=_bounded(
+            f.integer("token_daily_limit", 2000), f"{where}.token_daily_limit", 0
+        ),
+        ip_whitelist=_strings(f.tables("ip_whitelist"), f"{where}.ip_whitelist"),
+        templates=_strings(f.tables("templates"), f"{where}.templates"),
+        template_finish_delay=f.number("template_finish_delay", 1.0),
+        text_limit=_bounded(f.integer("text_limit", 2048), f"{where}.text_limit", 1),
+        media_ttl=f.number("media_ttl", 259_200.0),
+        customers=tuple(customers),
+    )
+    f.done()
+    if account.mode != "plaintext" and account.encoding_aes_key is None:
+        raise ConfigurationError(f"{where}.encoding_aes_key: mode {account.mode!r} needs one")
+    if account.webhook_url is not None:
+        check_webhook_url(account.webhook_url, f"{where}.webhook_url")
+    ids = [c.openid for c in account.customers]
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError(f"{where}.customers: two customers share an openid")
+    return account
+
+
 def check_webhook_url(url: str, where: str) -> None:
     """Refuse a webhook URL that is neither http(s) nor the built-in ``/_sim/sink``.
 
@@ -704,7 +879,16 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
         _messenger(t, f"{source}: messenger[{i}]") for i, t in enumerate(top.tables("messenger"))
     )
     bots = tuple(_line(t, f"{source}: line[{i}]") for i, t in enumerate(top.tables("line")))
+    officials = tuple(
+        _wechat(t, f"{source}: wechat[{i}]") for i, t in enumerate(top.tables("wechat"))
+    )
     top.done()
+    official_ids = [o.account_id for o in officials]
+    if len(set(official_ids)) != len(official_ids):
+        raise ConfigurationError(f"{source}: two wechat accounts share an account_id")
+    app_ids = [o.app_id for o in officials]
+    if len(set(app_ids)) != len(app_ids):
+        raise ConfigurationError(f"{source}: two wechat accounts share an app_id")
     bot_ids = [b.bot_user_id for b in bots]
     if len(set(bot_ids)) != len(bot_ids):
         raise ConfigurationError(f"{source}: two line accounts share a bot_user_id")
@@ -723,9 +907,9 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> SimConfig
             f"{source}: a messenger page_id is also a whatsapp phone_number_id or waba_id "
             "(they share the Graph host)"
         )
-    if not accounts and not pages and not bots:
+    if not accounts and not pages and not bots and not officials:
         raise ConfigurationError(
-            f"{source}: declare at least one platform account, e.g. [[whatsapp]], [[messenger]] "
-            "or [[line]]"
+            f"{source}: declare at least one platform account, e.g. [[whatsapp]], [[messenger]], "
+            "[[line]] or [[wechat]]"
         )
-    return SimConfig(sim=settings, whatsapp=accounts, messenger=pages, line=bots)
+    return SimConfig(sim=settings, whatsapp=accounts, messenger=pages, line=bots, wechat=officials)

@@ -35,6 +35,10 @@ class Delivery:
     # A verification request's expected answer (Meta's hub.challenge, WeChat's echostr): what
     # a receiver that passes the handshake answers (the sink answers it).
     echo: bytes | None = None
+    # The platform's own retry schedule for a failed attempt (seconds after each failure);
+    # ``None``: ``[sim] webhook_retry_delays``, Meta's back-off. WeChat sends again at once,
+    # about three times in all (spec/wechat.md §3.4).
+    retry_delays: tuple[float, ...] | None = None
 
     @property
     def lane(self) -> tuple[str, str, str] | None:

@@ -223,7 +223,9 @@ class World:
 
     def retry_later(self, delivery: Delivery) -> float | None:
         """Schedule the next attempt of a failed delivery; returns when, or ``None`` (gave up)."""
-        delays = self.config.sim.webhook_retry_delays
+        delays = delivery.retry_delays
+        if delays is None:
+            delays = self.config.sim.webhook_retry_delays
         if delivery.attempt > len(delays):
             return None
         due = self.now() + delays[delivery.attempt - 1]

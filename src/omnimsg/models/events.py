@@ -23,7 +23,9 @@ __all__ = [
     "DeliveryError",
     "Event",
     "FollowChanged",
+    "LocationReported",
     "MembershipChanged",
+    "MenuLinkOpened",
     "MessageContext",
     "MessageEcho",
     "MessageReceived",
@@ -31,6 +33,7 @@ __all__ = [
     "OptIn",
     "Postback",
     "Pricing",
+    "QrScanned",
     "ReactionChanged",
     "Referral",
     "ReferralReceived",
@@ -118,8 +121,9 @@ class Postback:
     ``source`` says which: ``"button"`` (reply button), ``"list"`` (list row),
     ``"template_button"`` (a template's quick reply), ``"flow"`` (a completed flow),
     ``"postback"`` (a Messenger postback button, Get Started or a menu item),
-    ``"quick_reply"`` (a Messenger quick reply; ``title`` is its text). A tap refreshes the
-    window like a message. ``referral`` is where a Get Started tap came from (an m.me link,
+    ``"quick_reply"`` (a Messenger quick reply; ``title`` is its text), ``"menu"`` (a click
+    on a WeChat custom-menu item: ``payload`` is its ``key``; a WeChat click opens only the
+    short 1-minute window, spec/wechat.md §5.1). A tap refreshes the window like a message. ``referral`` is where a Get Started tap came from (an m.me link,
     an ad); ``standby`` as on :class:`MessageReceived` (a standby postback has no payload).
     """
 
@@ -130,9 +134,9 @@ class Postback:
     timestamp: float
     payload: str
     title: str | None = None
-    source: Literal["button", "list", "template_button", "flow", "postback", "quick_reply"] = (
-        "button"
-    )
+    source: Literal[
+        "button", "list", "template_button", "flow", "postback", "quick_reply", "menu"
+    ] = "button"
     description: str | None = None
     user_name: str | None = None
     context: MessageContext | None = None
@@ -540,6 +544,71 @@ class VideoWatched:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class QrScanned:
+    """A customer scanned one of the account's parametric QR codes (WeChat).
+
+    ``scene`` is the scene id or string the code was created with, ``ticket`` the code's
+    ticket. ``new_follower`` is true when the scan made the customer follow the account
+    (WeChat ``subscribe`` with ``qrscene_``): that delivery gives a
+    :class:`FollowChanged` (``following=True``) first and then this event, so that
+    follower counts (count ``FollowChanged``) and scan counts (count ``QrScanned``) each
+    see the scan once. ``False`` is a customer who already followed (WeChat ``SCAN``).
+    A scan opens WeChat's short customer-service window (3 messages, 1 minute).
+    """
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    scene: str
+    ticket: str | None = None
+    new_follower: bool = False
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "qr_scanned"
+
+    @property
+    def sender(self) -> Address:
+        """The customer's address, ready for ``client.send``."""
+        return Address(self.platform, self.user, self.account)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class LocationReported:
+    """The customer's phone reported where it is (WeChat ``LOCATION``, sent when the
+    customer enters the chat, or every 5 seconds there, if the account asks for it and the
+    customer agreed). Not a message: it opens no window. ``precision`` is in metres."""
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    latitude: float
+    longitude: float
+    precision: float | None = None
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "location_reported"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MenuLinkOpened:
+    """The customer opened a link from the account's menu (WeChat ``VIEW``): ``url`` is the
+    menu item's URL, ``menu_id`` the conditional menu's id when there is one. The customer
+    left the chat for a web page: it opens no window (spec/wechat.md §5.1)."""
+
+    platform: Platform
+    account: str
+    user: str
+    timestamp: float
+    url: str
+    menu_id: str | None = None
+    raw: JSONObject = attrs.field(eq=False, factory=dict, repr=False)
+
+    kind: ClassVar[str] = "menu_link_opened"
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class Unknown:
     """An item omnimsg does not recognise; ``raw`` keeps it whole and ``reason`` says why.
 
@@ -574,6 +643,9 @@ Event: TypeAlias = (
     | BeaconDetected
     | AccountLinked
     | VideoWatched
+    | QrScanned
+    | LocationReported
+    | MenuLinkOpened
     | Unknown
 )
 """Any inbound event."""

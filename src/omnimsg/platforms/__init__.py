@@ -25,6 +25,8 @@ from .line import Line
 from .line.adapter import ADAPTER as _LINE
 from .messenger import Messenger
 from .messenger.adapter import ADAPTER as _MESSENGER
+from .wechat import WeChat
+from .wechat.adapter import ADAPTER as _WECHAT
 from .whatsapp import WhatsApp
 from .whatsapp.adapter import ADAPTER as _WHATSAPP
 
@@ -42,6 +44,7 @@ __all__ = [
     "Request",
     "Response",
     "RetryPolicy",
+    "WeChat",
     "WebhookReader",
     "WhatsApp",
     "call",
@@ -50,6 +53,11 @@ __all__ = [
 ]
 
 BUILTIN: Mapping[str, Adapter] = MappingProxyType(
-    {_LINE.platform: _LINE, _MESSENGER.platform: _MESSENGER, _WHATSAPP.platform: _WHATSAPP}
+    {
+        _LINE.platform: _LINE,
+        _MESSENGER.platform: _MESSENGER,
+        _WECHAT.platform: _WECHAT,
+        _WHATSAPP.platform: _WHATSAPP,
+    }
 )
 """The platforms omnimsg ships, by name (read-only)."""

@@ -6,7 +6,7 @@ and returns :class:`Violation` values. The SDK raises them as
 platform's native error. One code path, so both refuse exactly the same requests.
 """
 
-from . import line, messenger, whatsapp
+from . import line, messenger, wechat, whatsapp
 from ._core import PolicyProfile, Violation
 
-__all__ = ["PolicyProfile", "Violation", "line", "messenger", "whatsapp"]
+__all__ = ["PolicyProfile", "Violation", "line", "messenger", "wechat", "whatsapp"]

@@ -19,7 +19,7 @@ additional messages counts them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ __all__ = [
     "MONTHLY_LIMIT_MESSAGE",
     "PROFILES",
     "RATE_LIMITS",
+    "RATE_LIMIT_MESSAGE",
     "LinePolicy",
     "Plan",
     "QuotaUse",
@@ -42,11 +43,13 @@ __all__ = [
     "check_messages",
     "check_multicast",
     "check_quota",
+    "check_rate",
     "extra_messages",
     "latest",
     "profile",
     "quota_limit",
     "quota_month",
+    "rate_window",
     "recipient_kind",
     "utf16_length",
 ]
@@ -55,6 +58,8 @@ MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
 """LINE's 429 body ``message`` when the month's messages are used up (§4, §6)."""
 BAD_TO_MESSAGE = "The property, 'to', in the request body is invalid (line: -, column: -)"
 """LINE's 400 ``message`` for a ``to`` that is no user, group or room id (§6)."""
+RATE_LIMIT_MESSAGE = "The API rate limit has been exceeded. Try again later."
+"""LINE's 429 ``message`` over a rate limit (§4: third-party only, UNVERIFIED)."""
 
 _HOUR = 3600.0
 
@@ -86,6 +91,8 @@ class RateLimit:
 
     A different HTTP method is a different endpoint; the body, URL parameters and client IP
     do not matter. The mapping of endpoint to limit is second-hand (§4, api-evangelist).
+    Counted in fixed windows of ``per_seconds`` on the clock (the simulator's windows too);
+    ``requests`` of 0 or less: no limit.
     """
 
     endpoint: str
@@ -117,8 +124,9 @@ RATE_LIMITS: tuple[RateLimit, ...] = (
     RateLimit(endpoint="content", requests=2000, per_seconds=1.0),
     RateLimit(endpoint="other", requests=2000, per_seconds=1.0),
 )
-"""The rate limits of §4, as data (omnimsg does not throttle by them: LINE answers 429 and
-the retry policy waits; they are here for applications and the simulator)."""
+"""The rate limits of §4. The SDK's pre-flight takes one unit of the endpoint's bucket in the
+Store before each call and refuses the call over the limit (``line.rate.<endpoint>``); an
+endpoint not named here has its own bucket with the limit of ``"other"``."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -174,9 +182,25 @@ class LinePolicy(PolicyProfile):
         )
 
     def rate_limit(self, endpoint: str) -> RateLimit:
-        """The rate limit of ``endpoint`` (``"push"``...), else the one of ``"other"``."""
-        by_name = {r.endpoint: r for r in self.rate_limits}
-        return by_name.get(endpoint) or by_name["other"]
+        """The rate limit of ``endpoint`` (``"push"``...), else the one of ``"other"`` (or
+        none at all when the profile has no ``"other"``: ``requests`` 0)."""
+        for r in self.rate_limits:
+            if r.endpoint == endpoint:
+                return r
+        for r in self.rate_limits:
+            if r.endpoint == "other":
+                return r
+        return RateLimit(endpoint="other", requests=0, per_seconds=1.0)
+
+    def with_rate_limits(self, limits: Mapping[str, tuple[int, float]]) -> LinePolicy:
+        """This profile with ``{endpoint: (requests, per_seconds)}`` replacing (or adding)
+        those endpoints' limits; ``requests`` 0 turns one off."""
+        kept = tuple(r for r in self.rate_limits if r.endpoint not in limits)
+        added = tuple(
+            RateLimit(endpoint=name, requests=int(n), per_seconds=float(per))
+            for name, (n, per) in limits.items()
+        )
+        return attrs.evolve(self, rate_limits=kept + added)
 
 
 _JP_PLANS = (
@@ -368,6 +392,33 @@ def check_quota(
         status=429,
         title=MONTHLY_LIMIT_MESSAGE,
         details=MONTHLY_LIMIT_MESSAGE,
+    )
+
+
+def rate_window(limit: RateLimit, now: float) -> tuple[int, float]:
+    """The fixed window ``now`` falls in (its index: ``now // per_seconds``) and the seconds
+    left until it ends."""
+    index = int(now // limit.per_seconds)
+    return index, max(0.0, (index + 1) * limit.per_seconds - now)
+
+
+def check_rate(endpoint: str, calls: int, now: float, policy: LinePolicy) -> Violation | None:
+    """The 429 LINE would answer when ``calls`` (this one included) go over ``endpoint``'s
+    limit in the current window, with ``retry_after`` the seconds until the window frees."""
+    limit = policy.rate_limit(endpoint)
+    if limit.requests <= 0 or calls <= limit.requests:
+        return None
+    _, wait = rate_window(limit, now)
+    return Violation(
+        rule_id=f"line.rate.{endpoint}",
+        platform="line",
+        message=f"{RATE_LIMIT_MESSAGE} {endpoint} allows {limit.requests} calls per "
+        f"{limit.per_seconds:g} s per channel ({policy.name}); retry in {wait:.3f} s",
+        native_code=None,
+        http_status=429,
+        title=RATE_LIMIT_MESSAGE,
+        details=RATE_LIMIT_MESSAGE,
+        retry_after=wait,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .adapter import Deliverer, GraphTenant, Inbound, MeTenant, SimAdapter, SimPlatform
 from .line import ADAPTER as _LINE
 from .messenger import ADAPTER as _MESSENGER
+from .wechat import ADAPTER as _WECHAT
 from .whatsapp import ADAPTER as _WHATSAPP
 
 __all__ = [
@@ -23,5 +24,5 @@ __all__ = [
     "SimPlatform",
 ]
 
-BUILTIN: tuple[SimAdapter, ...] = (_WHATSAPP, _MESSENGER, _LINE)
+BUILTIN: tuple[SimAdapter, ...] = (_WHATSAPP, _MESSENGER, _LINE, _WECHAT)
 """The shipped simulated platforms, in routing order."""

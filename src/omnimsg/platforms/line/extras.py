@@ -13,8 +13,13 @@ research §1.2 for the exact requests).
 * Rich menus: create, upload the image (``api-data``), set default, link, unlink, alias,
   delete, list.
 * Channel access tokens (§5): :func:`issue_token` (stateless ``/oauth2/v3/token`` or
-  short-lived ``/v2/oauth/accessToken``, with the channel id and secret),
-  :func:`verify_token`, :func:`revoke_token`; form-encoded, OAuth error bodies.
+  short-lived ``/v2/oauth/accessToken``, with the channel id and secret; v2.1
+  ``/oauth2/v2.1/token`` or stateless with a JWT assertion signed by the channel's Assertion
+  Signing Key, :mod:`.jwt`), :func:`verify_token`, :func:`revoke_token` (v2 or v2.1),
+  :func:`valid_key_ids`; form-encoded, OAuth error bodies.
+
+Every call takes one unit of its endpoint's rate limit before any I/O when ``preflight`` is
+on (:func:`.flows.limited_call`; §4: a different method or path is a different endpoint).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
-from ..._core.effects import NOW, Flow, StoreBatch
+from ..._core.effects import NOW, Flow, Request, Response, StoreBatch
 from ..._core.retry import RetryPolicy
 from ..._types import JSON, JSONObject
 from ...clock import to_datetime
@@ -37,6 +42,7 @@ from ...models.options import DEFAULT
 from ...rules import Violation
 from ...rules import line as rules
 from ...stores.ops import Get
+from . import jwt
 from .channel import Line
 from .errors import map_oauth_error
 from .fallbacks import CAPABILITIES, convert
@@ -46,7 +52,7 @@ from .flows import (
     decode,
     encode_for,
     form_request,
-    line_call,
+    limited_call,
     release,
     request,
     reserve,
@@ -61,6 +67,8 @@ __all__ = [
     "NarrowcastProgress",
     "RichMenu",
     "TokenInfo",
+    "TokenKind",
+    "VerifyKind",
     "broadcast",
     "consumption",
     "content",
@@ -83,6 +91,7 @@ __all__ = [
     "show_loading",
     "unlink_rich_menu",
     "upload_rich_menu_image",
+    "valid_key_ids",
     "validate",
     "verify_token",
 ]
@@ -244,10 +253,14 @@ def _send_many(
     retry: RetryPolicy,
     month: str | None,
     counted: int,
+    endpoint: str | None,
 ) -> Flow[str | None]:
-    """A send with a retry key (multicast, broadcast, narrowcast): its request id."""
-    if month is not None and counted:
-        yield from reserve(ch, month, counted)
+    """A send with a retry key (multicast, broadcast, narrowcast): its request id. With
+    ``endpoint`` (pre-flight on), one unit of its rate limit is taken with the quota's
+    reservation, in one batch."""
+    now: float = yield NOW
+    counted = counted if month is not None else 0
+    slot = yield from reserve(ch, month or "", counted, endpoint=endpoint, now=now)
     req = request(
         ch,
         "POST",
@@ -260,8 +273,8 @@ def _send_many(
     try:
         _, request_id = yield from accepted(req, retry, ch)
     except Exception as exc:
-        if month is not None and counted:
-            yield from release(ch, month, counted, exc)
+        if counted or slot is not None:
+            yield from release(ch, month or "", counted, exc, slot)
         raise
     return request_id
 
@@ -308,6 +321,7 @@ def multicast(
             retry=retry,
             month=month,
             counted=len(set(to)),
+            endpoint="multicast" if preflight else None,
         )
     )
 
@@ -347,6 +361,7 @@ def broadcast(
             retry=retry,
             month=None,
             counted=0,
+            endpoint="broadcast" if preflight else None,
         )
     )
 
@@ -383,6 +398,7 @@ def narrowcast(
             retry=retry,
             month=None,
             counted=0,
+            endpoint="narrowcast" if preflight else None,
         )
     )
 
@@ -399,12 +415,12 @@ def _time(v: Any) -> datetime | str | None:
 
 
 def narrowcast_progress(
-    ch: Line, request_id: str, *, retry: RetryPolicy
+    ch: Line, request_id: str, *, retry: RetryPolicy, preflight: bool = True
 ) -> Flow[NarrowcastProgress]:
     """``GET /v2/bot/message/progress/narrowcast?requestId=``."""
     url = ch.url("/v2/bot/message/progress/narrowcast?" + urlencode({"requestId": request_id}))
     req = request(ch, "GET", url, operation="line.narrowcast_progress", idempotent=True)
-    d = decode((yield from line_call(req, retry, ch)))
+    d = decode((yield from _limited(req, retry, ch, "narrowcast_progress", preflight)))
     return NarrowcastProgress(
         phase=_str(d.get("phase")) or "",
         success_count=_int(d.get("successCount")),
@@ -422,7 +438,7 @@ ValidateKind = Literal["reply", "push", "multicast", "narrowcast", "broadcast"]
 
 
 def validate(
-    ch: Line, kind: ValidateKind, contents: Contents, *, retry: RetryPolicy
+    ch: Line, kind: ValidateKind, contents: Contents, *, retry: RetryPolicy, preflight: bool = True
 ) -> Flow[LineValidation]:
     """``POST /v2/bot/message/validate/{kind}`` with ``{"messages": [...]}``: LINE's own
     verdict (nothing is sent, nothing counted; omnimsg's rules are not applied first)."""
@@ -436,7 +452,7 @@ def validate(
         ch, "POST", ch.url(f"/v2/bot/message/validate/{kind}"), body, operation="line.validate"
     )
     try:
-        yield from line_call(req, retry, ch)
+        yield from _limited(req, retry, ch, f"validate_{kind}", preflight)
     except InvalidRequest as exc:
         if exc.http_status != 400:
             raise
@@ -455,27 +471,40 @@ def validate(
 # --- account, users, content ----------------------------------------------------------------------
 
 
-def _get(ch: Line, url: str, operation: str, retry: RetryPolicy) -> Flow[dict[str, Any]]:
+def _limited(
+    req: Request, retry: RetryPolicy, ch: Line, endpoint: str, preflight: bool, **kw: Any
+) -> Flow[Response]:
+    return (yield from limited_call(req, retry, ch, endpoint if preflight else None, **kw))
+
+
+def _get(
+    ch: Line, url: str, operation: str, retry: RetryPolicy, endpoint: str, preflight: bool
+) -> Flow[dict[str, Any]]:
     req = request(ch, "GET", url, operation=operation, idempotent=True)
-    return decode((yield from line_call(req, retry, ch)))
+    return decode((yield from _limited(req, retry, ch, endpoint, preflight)))
 
 
-def quota(ch: Line, *, retry: RetryPolicy) -> Flow[LineQuota]:
+def quota(ch: Line, *, retry: RetryPolicy, preflight: bool = True) -> Flow[LineQuota]:
     """``GET /v2/bot/message/quota``."""
-    d = yield from _get(ch, ch.url("/v2/bot/message/quota"), "line.quota", retry)
+    url = ch.url("/v2/bot/message/quota")
+    d = yield from _get(ch, url, "line.quota", retry, "quota", preflight)
     return LineQuota(limited=d.get("type") == "limited", value=_int(d.get("value")))
 
 
-def consumption(ch: Line, *, retry: RetryPolicy) -> Flow[int]:
+def consumption(ch: Line, *, retry: RetryPolicy, preflight: bool = True) -> Flow[int]:
     """``GET /v2/bot/message/quota/consumption``: the month's ``totalUsage``."""
-    d = yield from _get(ch, ch.url("/v2/bot/message/quota/consumption"), "line.consumption", retry)
+    url = ch.url("/v2/bot/message/quota/consumption")
+    d = yield from _get(ch, url, "line.consumption", retry, "quota_consumption", preflight)
     return _int(d.get("totalUsage")) or 0
 
 
-def profile(ch: Line, user: str, *, retry: RetryPolicy) -> Flow[LineProfile]:
+def profile(
+    ch: Line, user: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[LineProfile]:
     """``GET /v2/bot/profile/{userId}`` (404 for a user who is not a friend, blocked the
     account or does not exist: :class:`~omnimsg.NotFound`)."""
-    d = yield from _get(ch, ch.url(f"/v2/bot/profile/{_path(user)}"), "line.profile", retry)
+    url = ch.url(f"/v2/bot/profile/{_path(user)}")
+    d = yield from _get(ch, url, "line.profile", retry, "profile", preflight)
     return LineProfile(
         user_id=_str(d.get("userId")) or user,
         display_name=_str(d.get("displayName")) or "",
@@ -486,7 +515,9 @@ def profile(ch: Line, user: str, *, retry: RetryPolicy) -> Flow[LineProfile]:
     )
 
 
-def show_loading(ch: Line, chat: str, seconds: int, *, retry: RetryPolicy) -> Flow[None]:
+def show_loading(
+    ch: Line, chat: str, seconds: int, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[None]:
     """``POST /v2/bot/chat/loading/start`` (202): 1:1 chats only, 5-60 seconds in steps of
     5, checked before I/O. Showing it again replaces the time left, so it may be retried."""
     refused = rules.check_loading_seconds(chat, seconds, ch.policy)
@@ -501,10 +532,10 @@ def show_loading(ch: Line, chat: str, seconds: int, *, retry: RetryPolicy) -> Fl
         operation="line.loading",
         idempotent=True,
     )
-    yield from line_call(req, retry, ch)
+    yield from _limited(req, retry, ch, "loading", preflight)
 
 
-def mark_as_read(ch: Line, token: str, *, retry: RetryPolicy) -> Flow[None]:
+def mark_as_read(ch: Line, token: str, *, retry: RetryPolicy, preflight: bool = True) -> Flow[None]:
     """``POST /v2/bot/chat/markAsRead`` with a message's ``markAsReadToken`` (it and every
     earlier message of the chat are marked read; the token never expires)."""
     body: JSONObject = {"markAsReadToken": token}
@@ -516,10 +547,12 @@ def mark_as_read(ch: Line, token: str, *, retry: RetryPolicy) -> Flow[None]:
         operation="line.mark_as_read",
         idempotent=True,
     )
-    yield from line_call(req, retry, ch)
+    yield from _limited(req, retry, ch, "mark_as_read", preflight)
 
 
-def content(ch: Line, message_id: str, *, retry: RetryPolicy) -> Flow[bytes]:
+def content(
+    ch: Line, message_id: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[bytes]:
     """``GET api-data /v2/bot/message/{messageId}/content``: the bytes a user sent. For
     video and audio ask :func:`content_status` first: it fails while transcoding."""
     req = request(
@@ -529,14 +562,16 @@ def content(ch: Line, message_id: str, *, retry: RetryPolicy) -> Flow[bytes]:
         operation="line.content",
         idempotent=True,
     )
-    return (yield from line_call(req, retry, ch)).body
+    return (yield from _limited(req, retry, ch, "content", preflight)).body
 
 
-def content_status(ch: Line, message_id: str, *, retry: RetryPolicy) -> Flow[str]:
+def content_status(
+    ch: Line, message_id: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[str]:
     """``GET api-data …/content/transcoding``: ``"processing"``, ``"succeeded"`` or
     ``"failed"``."""
     url = ch.data(f"/v2/bot/message/{_path(message_id)}/content/transcoding")
-    d = yield from _get(ch, url, "line.content_status", retry)
+    d = yield from _get(ch, url, "line.content_status", retry, "content_transcoding", preflight)
     return _str(d.get("status")) or ""
 
 
@@ -545,18 +580,28 @@ def content_status(ch: Line, message_id: str, *, retry: RetryPolicy) -> Flow[str
 
 def _call(ch: Line, method: str, url: str, operation: str, retry: RetryPolicy,
           body: JSON | bytes = None, *, content_type: str | None = None,
-          idempotent: bool = False) -> Flow[dict[str, Any]]:  # fmt: skip
+          idempotent: bool = False, preflight: bool = True) -> Flow[dict[str, Any]]:  # fmt: skip
+    # The rate endpoint is the operation's name: "line.richmenu.create" -> "rich_menu_create".
+    endpoint = operation.removeprefix("line.").replace("richmenu.", "rich_menu_")
     req = request(
         ch, method, url, body, operation=operation, idempotent=idempotent, content_type=content_type
     )
-    return decode((yield from line_call(req, retry, ch)))
+    return decode((yield from _limited(req, retry, ch, endpoint, preflight)))
 
 
-def create_rich_menu(ch: Line, menu: Mapping[str, Any], *, retry: RetryPolicy) -> Flow[str]:
+def create_rich_menu(
+    ch: Line, menu: Mapping[str, Any], *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[str]:
     """``POST /v2/bot/richmenu`` with the menu object (size, selected, name, chatBarText,
     areas); the ``richMenuId``."""
     d = yield from _call(
-        ch, "POST", ch.url("/v2/bot/richmenu"), "line.richmenu.create", retry, dict(menu)
+        ch,
+        "POST",
+        ch.url("/v2/bot/richmenu"),
+        "line.richmenu.create",
+        retry,
+        dict(menu),
+        preflight=preflight,
     )
     rich_menu_id = _str(d.get("richMenuId"))
     if rich_menu_id is None:
@@ -565,51 +610,89 @@ def create_rich_menu(ch: Line, menu: Mapping[str, Any], *, retry: RetryPolicy) -
 
 
 def upload_rich_menu_image(
-    ch: Line, rich_menu_id: str, data: bytes, content_type: str, *, retry: RetryPolicy
+    ch: Line,
+    rich_menu_id: str,
+    data: bytes,
+    content_type: str,
+    *,
+    retry: RetryPolicy,
+    preflight: bool = True,
 ) -> Flow[None]:
     """``POST api-data /v2/bot/richmenu/{id}/content``: the menu's JPEG or PNG image."""
     url = ch.data(f"/v2/bot/richmenu/{_path(rich_menu_id)}/content")
-    yield from _call(ch, "POST", url, "line.richmenu.image", retry, data, content_type=content_type)
+    yield from _call(
+        ch,
+        "POST",
+        url,
+        "line.richmenu.image",
+        retry,
+        data,
+        content_type=content_type,
+        preflight=preflight,
+    )
 
 
-def set_default_rich_menu(ch: Line, rich_menu_id: str, *, retry: RetryPolicy) -> Flow[None]:
+def set_default_rich_menu(
+    ch: Line, rich_menu_id: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[None]:
     """``POST /v2/bot/user/all/richmenu/{id}``: the menu every user sees by default."""
     url = ch.url(f"/v2/bot/user/all/richmenu/{_path(rich_menu_id)}")
-    yield from _call(ch, "POST", url, "line.richmenu.default", retry, idempotent=True)
+    yield from _call(
+        ch, "POST", url, "line.richmenu.default", retry, idempotent=True, preflight=preflight
+    )
 
 
-def link_rich_menu(ch: Line, user: str, rich_menu_id: str, *, retry: RetryPolicy) -> Flow[None]:
+def link_rich_menu(
+    ch: Line, user: str, rich_menu_id: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[None]:
     """``POST /v2/bot/user/{userId}/richmenu/{id}``: this user's menu."""
     url = ch.url(f"/v2/bot/user/{_path(user)}/richmenu/{_path(rich_menu_id)}")
-    yield from _call(ch, "POST", url, "line.richmenu.link", retry, idempotent=True)
+    yield from _call(
+        ch, "POST", url, "line.richmenu.link", retry, idempotent=True, preflight=preflight
+    )
 
 
-def unlink_rich_menu(ch: Line, user: str, *, retry: RetryPolicy) -> Flow[None]:
+def unlink_rich_menu(
+    ch: Line, user: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[None]:
     """``DELETE /v2/bot/user/{userId}/richmenu``: back to the default menu."""
     url = ch.url(f"/v2/bot/user/{_path(user)}/richmenu")
-    yield from _call(ch, "DELETE", url, "line.richmenu.unlink", retry, idempotent=True)
+    yield from _call(
+        ch, "DELETE", url, "line.richmenu.unlink", retry, idempotent=True, preflight=preflight
+    )
 
 
 def create_rich_menu_alias(
-    ch: Line, alias: str, rich_menu_id: str, *, retry: RetryPolicy
+    ch: Line, alias: str, rich_menu_id: str, *, retry: RetryPolicy, preflight: bool = True
 ) -> Flow[None]:
     """``POST /v2/bot/richmenu/alias`` (alias ``^[a-z0-9_-]{1,32}$``), for
     ``richmenuswitch`` actions."""
     body: JSONObject = {"richMenuAliasId": alias, "richMenuId": rich_menu_id}
     yield from _call(
-        ch, "POST", ch.url("/v2/bot/richmenu/alias"), "line.richmenu.alias", retry, body
+        ch,
+        "POST",
+        ch.url("/v2/bot/richmenu/alias"),
+        "line.richmenu.alias",
+        retry,
+        body,
+        preflight=preflight,
     )
 
 
-def delete_rich_menu(ch: Line, rich_menu_id: str, *, retry: RetryPolicy) -> Flow[None]:
+def delete_rich_menu(
+    ch: Line, rich_menu_id: str, *, retry: RetryPolicy, preflight: bool = True
+) -> Flow[None]:
     """``DELETE /v2/bot/richmenu/{id}``."""
     url = ch.url(f"/v2/bot/richmenu/{_path(rich_menu_id)}")
-    yield from _call(ch, "DELETE", url, "line.richmenu.delete", retry, idempotent=True)
+    yield from _call(
+        ch, "DELETE", url, "line.richmenu.delete", retry, idempotent=True, preflight=preflight
+    )
 
 
-def rich_menus(ch: Line, *, retry: RetryPolicy) -> Flow[list[RichMenu]]:
+def rich_menus(ch: Line, *, retry: RetryPolicy, preflight: bool = True) -> Flow[list[RichMenu]]:
     """``GET /v2/bot/richmenu/list``: the channel's rich menus."""
-    d = yield from _get(ch, ch.url("/v2/bot/richmenu/list"), "line.richmenu.list", retry)
+    url = ch.url("/v2/bot/richmenu/list")
+    d = yield from _get(ch, url, "line.richmenu.list", retry, "rich_menu_list", preflight)
     out = []
     for m in d.get("richmenus") or []:
         if not isinstance(m, dict) or not isinstance(m.get("richMenuId"), str):
@@ -632,6 +715,14 @@ def rich_menus(ch: Line, *, retry: RetryPolicy) -> Flow[list[RichMenu]]:
 
 # --- channel access tokens (§5) -------------------------------------------------------------------
 
+TokenKind = Literal["stateless", "short_lived", "v2.1"]
+"""The channel access tokens omnimsg issues (§5): ``stateless`` (15 minutes, cannot be
+revoked; by the channel id and secret or by a JWT assertion), ``short_lived`` (30 days, at most
+30; by id and secret), ``v2.1`` (up to 30 days, at most 30; by a JWT assertion)."""
+VerifyKind = Literal["short_lived", "long_lived", "v2.1"]
+"""Which verify and revoke endpoints a token goes to: ``/v2/oauth/...`` for short- and
+long-lived tokens, ``/oauth2/v2.1/...`` for v2.1 ones."""
+
 
 def _credentials(ch: Line) -> tuple[str, str]:
     if not ch.channel_id or not ch.channel_secret:
@@ -641,27 +732,96 @@ def _credentials(ch: Line) -> tuple[str, str]:
     return ch.channel_id, ch.channel_secret
 
 
+def _channel_id(ch: Line) -> str:
+    if not ch.channel_id:
+        raise ConfigurationError(
+            "a LINE JWT assertion needs channel_id= on the channel (its iss and sub)"
+        )
+    return ch.channel_id
+
+
 def _form(
-    ch: Line, path: str, fields: dict[str, str], operation: str, retry: RetryPolicy
+    ch: Line,
+    path: str,
+    fields: dict[str, str],
+    operation: str,
+    retry: RetryPolicy,
+    endpoint: str,
+    preflight: bool,
+    secrets: Sequence[str] = (),
 ) -> Flow[dict[str, Any]]:
     req = form_request(ch, path, fields, operation=operation)
-    return decode((yield from line_call(req, retry, ch, map_oauth_error)))
+    return decode(
+        (yield from _limited(req, retry, ch, endpoint, preflight, mapper=map_oauth_error,
+                             secrets=secrets))
+    )  # fmt: skip
+
+
+def _assertion_fields(
+    ch: Line, private_key: jwt.PrivateKey, kid: str | None, token_exp: int | None, now: float
+) -> dict[str, str]:
+    signed = jwt.assertion(_channel_id(ch), private_key, now=now, kid=kid, token_exp=token_exp)
+    return {"client_assertion_type": jwt.JWT_BEARER, "client_assertion": signed}
 
 
 def issue_token(
-    ch: Line, kind: Literal["stateless", "short_lived"], *, retry: RetryPolicy
+    ch: Line,
+    kind: TokenKind = "stateless",
+    *,
+    private_key: jwt.PrivateKey | None = None,
+    kid: str | None = None,
+    token_exp: int | None = None,
+    retry: RetryPolicy,
+    preflight: bool = True,
 ) -> Flow[ChannelToken]:
-    """Issue a channel access token with the channel id and secret (§5).
+    """Issue a channel access token (§5).
 
-    ``"stateless"``: ``POST /oauth2/v3/token``, 15 minutes, unlimited, cannot be revoked.
-    ``"short_lived"``: ``POST /v2/oauth/accessToken``, 30 days, at most 30 per channel.
+    ``"stateless"``: ``POST /oauth2/v3/token``, 15 minutes, unlimited, cannot be revoked;
+    with the channel id and secret, or with a JWT assertion when ``private_key`` is given.
+    ``"short_lived"``: ``POST /v2/oauth/accessToken``, 30 days, at most 30 per channel, with
+    the channel id and secret. ``"v2.1"``: ``POST /oauth2/v2.1/token`` with a JWT assertion
+    signed by ``private_key`` (the Assertion Signing Key: PEM or JWK) under ``kid``; the token
+    lives ``token_exp`` seconds (default and most: 30 days); the answer has its ``key_id``.
     """
-    client_id, secret = _credentials(ch)
-    if kind not in ("stateless", "short_lived"):
-        raise ConfigurationError(f"token kind must be 'stateless' or 'short_lived', not {kind!r}")
-    path = "/oauth2/v3/token" if kind == "stateless" else "/v2/oauth/accessToken"
-    fields = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
-    d = yield from _form(ch, path, fields, f"line.token.{kind}", retry)
+    if kind not in ("stateless", "short_lived", "v2.1"):
+        raise ConfigurationError(
+            f"token kind must be 'stateless', 'short_lived' or 'v2.1', not {kind!r}"
+        )
+    if kind != "v2.1" and token_exp is not None:
+        raise ConfigurationError("token_exp= is for v2.1 tokens (a stateless one lives 15 min)")
+    if kind == "short_lived" and private_key is not None:
+        raise ConfigurationError(
+            "short-lived tokens are issued with the channel id and secret, not a JWT: "
+            "use kind='v2.1' or 'stateless' with private_key="
+        )
+    fields = {"grant_type": "client_credentials"}
+    secrets: tuple[str, ...] = ()
+    if kind == "v2.1" or private_key is not None:
+        if private_key is None:
+            raise ConfigurationError(
+                "a v2.1 channel access token needs private_key= (the Assertion Signing Key) "
+                "and kid="
+            )
+        now: float = yield NOW
+        exp = token_exp if kind != "v2.1" or token_exp is not None else jwt.TOKEN_EXP_MAX
+        fields |= _assertion_fields(ch, private_key, kid, exp, now)
+        secrets = (fields["client_assertion"],)
+    else:
+        client_id, secret = _credentials(ch)
+        fields |= {"client_id": client_id, "client_secret": secret}
+    path = {
+        "stateless": "/oauth2/v3/token",
+        "short_lived": "/v2/oauth/accessToken",
+        "v2.1": "/oauth2/v2.1/token",
+    }[kind]
+    endpoint = {
+        "stateless": "stateless_token",
+        "short_lived": "token_short_lived",
+        "v2.1": "token_v2_1",
+    }
+    d = yield from _form(
+        ch, path, fields, f"line.token.{kind}", retry, endpoint[kind], preflight, secrets
+    )
     token = _str(d.get("access_token"))
     if token is None:
         raise PlatformError("LINE answered no access_token", platform="line", http_status=502)
@@ -673,11 +833,41 @@ def issue_token(
     )
 
 
-def verify_token(ch: Line, token: str, *, retry: RetryPolicy) -> Flow[TokenInfo]:
-    """``POST /v2/oauth/verify`` (form ``access_token``): short- and long-lived tokens."""
-    d = yield from _form(
-        ch, "/v2/oauth/verify", {"access_token": token}, "line.token.verify", retry
-    )
+def _verify_kind(kind: str) -> bool:
+    """Whether ``kind`` names the v2.1 endpoints (else the v2 ones)."""
+    if kind not in ("short_lived", "long_lived", "v2.1"):
+        raise ConfigurationError(
+            f"token kind must be 'short_lived', 'long_lived' or 'v2.1', not {kind!r} "
+            "(stateless tokens can be neither verified nor revoked)"
+        )
+    return kind == "v2.1"
+
+
+def verify_token(
+    ch: Line,
+    token: str,
+    *,
+    kind: VerifyKind = "short_lived",
+    retry: RetryPolicy,
+    preflight: bool = True,
+) -> Flow[TokenInfo]:
+    """A token's channel, seconds left and scope: ``POST /v2/oauth/verify`` (form
+    ``access_token``) for short- and long-lived tokens, ``GET /oauth2/v2.1/verify
+    ?access_token=`` for v2.1 ones."""
+    if _verify_kind(kind):
+        url = ch.url("/oauth2/v2.1/verify?" + urlencode({"access_token": token}))
+        req = request(ch, "GET", url, operation="line.token.verify_v2_1", idempotent=True,
+                      auth=False)  # fmt: skip
+        response = yield from _limited(
+            req, retry, ch, "token_verify_v2_1", preflight, mapper=map_oauth_error,
+            secrets=(token,),
+        )  # fmt: skip
+        d = decode(response)
+    else:
+        d = yield from _form(
+            ch, "/v2/oauth/verify", {"access_token": token}, "line.token.verify", retry,
+            "token_verify", preflight, (token,),
+        )  # fmt: skip
     return TokenInfo(
         client_id=_str(d.get("client_id")) or "",
         expires_in=_int(d.get("expires_in")) or 0,
@@ -685,6 +875,48 @@ def verify_token(ch: Line, token: str, *, retry: RetryPolicy) -> Flow[TokenInfo]
     )
 
 
-def revoke_token(ch: Line, token: str, *, retry: RetryPolicy) -> Flow[None]:
-    """``POST /v2/oauth/revoke`` (form ``access_token``); stateless tokens cannot be revoked."""
-    yield from _form(ch, "/v2/oauth/revoke", {"access_token": token}, "line.token.revoke", retry)
+def revoke_token(
+    ch: Line,
+    token: str,
+    *,
+    kind: VerifyKind = "short_lived",
+    retry: RetryPolicy,
+    preflight: bool = True,
+) -> Flow[None]:
+    """Revoke a token: ``POST /v2/oauth/revoke`` (form ``access_token``) for short- and
+    long-lived ones, ``POST /oauth2/v2.1/revoke`` (with the channel id and secret) for v2.1
+    ones. Stateless tokens cannot be revoked."""
+    if _verify_kind(kind):
+        client_id, secret = _credentials(ch)
+        fields = {"client_id": client_id, "client_secret": secret, "access_token": token}
+        yield from _form(
+            ch, "/oauth2/v2.1/revoke", fields, "line.token.revoke_v2_1", retry,
+            "token_revoke_v2_1", preflight, (token,),
+        )  # fmt: skip
+        return
+    yield from _form(
+        ch, "/v2/oauth/revoke", {"access_token": token}, "line.token.revoke", retry,
+        "token_revoke", preflight, (token,),
+    )  # fmt: skip
+
+
+def valid_key_ids(
+    ch: Line,
+    private_key: jwt.PrivateKey,
+    *,
+    kid: str | None = None,
+    retry: RetryPolicy,
+    preflight: bool = True,
+) -> Flow[list[str]]:
+    """``GET /oauth2/v2.1/tokens/kid`` with a JWT assertion: the key ids of the channel's
+    valid v2.1 tokens (the ``key_id`` each was issued with)."""
+    now: float = yield NOW
+    fields = _assertion_fields(ch, private_key, kid, None, now)
+    url = ch.url("/oauth2/v2.1/tokens/kid?" + urlencode(fields))
+    req = request(ch, "GET", url, operation="line.token.key_ids", idempotent=True, auth=False)
+    response = yield from _limited(
+        req, retry, ch, "token_key_ids", preflight, mapper=map_oauth_error,
+        secrets=(fields["client_assertion"],),
+    )  # fmt: skip
+    kids = decode(response).get("kids")
+    return [k for k in kids if isinstance(k, str)] if isinstance(kids, list) else []

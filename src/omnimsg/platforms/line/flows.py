@@ -22,6 +22,15 @@ Pre-flight (``Client(preflight=True)``, the default; ``check`` reports the same)
   unknown member count, so it is refused only once the month is used up, and not counted).
   The count is reserved in the store before the request (``Incr``, atomic across workers)
   and given back when LINE certainly did not act (a 4xx, a 429); a reply is never counted.
+* the per-endpoint rate limits (§4; ``ch.policy.rate_limits``): every call takes one unit
+  of its endpoint's bucket, a counter per fixed window in the store (``Incr`` on
+  :func:`rate_key`, atomic across workers, the simulator's windows too). Over the limit the
+  call is refused before I/O (``line.rate.<endpoint>``, LINE's 429, ``retry_after`` the
+  seconds until the window frees) and its unit given back; so is the unit of a call LINE
+  certainly did not act on (a 4xx). A send reads the reply and push buckets in the batch of
+  its other reads (``check`` reports them without taking a unit) and takes its unit in the
+  batch that spends the reply token or reserves the quota: no extra round trip. Retries of
+  one request (same retry key) take no further unit.
 
 Without pre-flight no rule is checked and no count is kept; the reply token is still read
 and spent (it is how a reply is routed, not a rule).
@@ -36,12 +45,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import attrs
+
 from ..._core.effects import (
+    NOW,
     Flow,
     Request,
     Response,
     Sleep,
-    StoreAdd,
     StoreBatch,
     StoreIncr,
     StoreSet,
@@ -65,7 +76,7 @@ from ...models.refs import Address
 from ...models.results import SendResult, Window
 from ...rules import Violation
 from ...rules import line as rules
-from ...stores.ops import DeleteIf, Get
+from ...stores.ops import Add, DeleteIf, Get, Incr, Op
 from .channel import Line
 from .errors import map_error, sent_message_ids
 from .messages import encode
@@ -83,12 +94,15 @@ __all__ = [
     "accepted",
     "check",
     "encode_for",
+    "limited_call",
     "line_call",
     "push_request",
+    "rate_key",
     "release",
     "request",
     "reserve",
     "send",
+    "take",
     "window",
 ]
 
@@ -159,13 +173,16 @@ def line_call(
     retry: RetryPolicy,
     ch: Line,
     mapper: Callable[[Response, Sequence[str]], PlatformError] = map_error,
+    *,
+    secrets: Sequence[str] = (),
 ) -> Flow[Response]:
     """Yield ``req`` until it succeeds or the policy gives up; raise the typed error.
 
     Like :func:`omnimsg.platforms.call`, but the monthly limit (a 429 that waiting does not
-    cure) and a 409 "retry key accepted" are final at once.
+    cure) and a 409 "retry key accepted" are final at once. ``secrets`` (a token, an
+    assertion the request carries) are scrubbed from error messages with the channel's.
     """
-    secrets = _secrets(ch)
+    secrets = _secrets(ch) + tuple(secrets)
     attempt = 1
     while True:
         try:
@@ -224,31 +241,138 @@ def accepted(req: Request, retry: RetryPolicy, ch: Line) -> Flow[tuple[dict[str,
     return decode(response), response.headers.get("x-line-request-id")
 
 
+# --- rate limits (§4) ------------------------------------------------------------------------
+
+Slot = tuple[str, float]
+"""A unit taken from a rate bucket: the window's store key and its TTL (to give it back)."""
+
+
+def rate_key(account: str, endpoint: str, window: int) -> str:
+    """The calls to ``endpoint`` in fixed window ``window`` (``now // per_seconds``): an
+    ``Incr`` counter that expires after its window."""
+    return f"omnimsg:line:rate:{account}:{endpoint}:{window}"
+
+
+def _slot(ch: Line, endpoint: str, now: float) -> Slot | None:
+    """The bucket key of ``endpoint`` at ``now``, or ``None`` when it has no limit."""
+    limit = ch.policy.rate_limit(endpoint)
+    if limit.requests <= 0:
+        return None
+    index, _ = rules.rate_window(limit, now)
+    return rate_key(ch.account, endpoint, index), limit.per_seconds + 1.0
+
+
+def _calls(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return 0
+
+
+def take(ch: Line, endpoint: str, now: float) -> Flow[Slot | None]:
+    """Take one unit of ``endpoint``'s bucket (atomic ``Incr``): the slot to give back, or a
+    :class:`PolicyViolation` (``line.rate.<endpoint>``) after giving it back."""
+    slot = _slot(ch, endpoint, now)
+    if slot is None:
+        return None
+    calls = _calls((yield StoreIncr(slot[0], 1, slot[1])))
+    refused = rules.check_rate(endpoint, calls, now, ch.policy)
+    if refused is not None:
+        yield StoreIncr(slot[0], -1, slot[1])
+        raise PolicyViolation([refused])
+    return slot
+
+
+def _certainly_refused(error: BaseException) -> bool:
+    """LINE answered and did not act (a 4xx): its count is given back. A 5xx after the last
+    retry, or no answer at all, may have been acted on: kept."""
+    return not isinstance(error, ServerError | TransportError)
+
+
+def _give_back(slot: Slot | None) -> tuple[Op, ...]:
+    return () if slot is None else (Incr(slot[0], -1, slot[1]),)
+
+
+def limited_call(
+    req: Request,
+    retry: RetryPolicy,
+    ch: Line,
+    endpoint: str | None,
+    mapper: Callable[[Response, Sequence[str]], PlatformError] = map_error,
+    *,
+    secrets: Sequence[str] = (),
+) -> Flow[Response]:
+    """:func:`line_call` after taking a unit of ``endpoint``'s rate limit (``None``: no
+    limit, pre-flight off); the unit is given back when LINE refused the call."""
+    slot: Slot | None = None
+    if endpoint is not None:
+        now: float = yield NOW
+        slot = yield from take(ch, endpoint, now)
+    try:
+        return (yield from line_call(req, retry, ch, mapper, secrets=secrets))
+    except (PlatformError, TransportError) as exc:
+        if slot is not None and _certainly_refused(exc):
+            yield StoreBatch(_give_back(slot))
+        raise
+
+
 # --- quota reservations ---------------------------------------------------------------------
 
 
-def reserve(ch: Line, month: str, recipients: int) -> Flow[None]:
-    """Count ``recipients`` messages against the month before sending (atomic ``Incr``).
+def reserve(
+    ch: Line, month: str, recipients: int, *, endpoint: str | None = None, now: float = 0.0
+) -> Flow[Slot | None]:
+    """Count ``recipients`` messages against the month before sending, and take one unit of
+    ``endpoint``'s rate limit at ``now`` (one batch of atomic ``Incr``; the slot taken).
 
-    Raises :class:`PolicyViolation` (``line.quota.monthly``) when the count would go over
-    a plan that allows no more, after giving the reservation back.
+    Raises :class:`PolicyViolation` (``line.quota.monthly``, ``line.rate.<endpoint>``) when
+    the count would go over a plan that allows no more, or the call over the rate limit,
+    after giving both back.
     """
     key = pushed_key(ch.account, month)
-    total = int((yield StoreIncr(key, recipients, _PUSHED_TTL)))
-    refused = rules.check_quota(total - recipients, recipients, ch.policy)
-    if refused is not None:
-        yield StoreIncr(key, -recipients, _PUSHED_TTL)
-        raise PolicyViolation([refused])
+    slot = None if endpoint is None else _slot(ch, endpoint, now)
+    ops: list[Op] = []
+    if recipients:
+        ops.append(Incr(key, recipients, _PUSHED_TTL))
+    if slot is not None:
+        ops.append(Incr(slot[0], 1, slot[1]))
+    if not ops:
+        return None
+    found = yield StoreBatch(tuple(ops))
+    refused: list[Violation] = []
+    if recipients:
+        total = _calls(found[0])
+        quota = rules.check_quota(total - recipients, recipients, ch.policy)
+        if quota is not None:
+            refused.append(quota)
+    if slot is not None and endpoint is not None:
+        rate = rules.check_rate(endpoint, _calls(found[-1]), now, ch.policy)
+        if rate is not None:
+            refused.append(rate)
+    if refused:
+        back = _give_back(slot)
+        if recipients:
+            back += (Incr(key, -recipients, _PUSHED_TTL),)
+        yield StoreBatch(back)
+        raise PolicyViolation(refused)
+    return slot
 
 
-def release(ch: Line, month: str, recipients: int, error: BaseException) -> Flow[None]:
-    """Give a reservation back when LINE certainly did not act on the request.
+def release(
+    ch: Line, month: str, recipients: int, error: BaseException, slot: Slot | None = None
+) -> Flow[None]:
+    """Give a reservation (and the rate unit ``slot``) back when LINE certainly did not act
+    on the request.
 
     A 5xx after the last retry, or no answer at all, may have been delivered: kept counted.
     """
-    if isinstance(error, ServerError | TransportError):
+    if not _certainly_refused(error):
         return
-    yield StoreIncr(pushed_key(ch.account, month), -recipients, _PUSHED_TTL)
+    back = _give_back(slot)
+    if recipients:
+        back += (Incr(pushed_key(ch.account, month), -recipients, _PUSHED_TTL),)
+    if back:
+        yield StoreBatch(back)
 
 
 def _used(raw: bytes | None) -> int:
@@ -327,16 +451,42 @@ def _push_violations(ch: Line, chat: str, follow: bytes | None, used: int) -> li
     return out
 
 
-def _read(ch: Line, chat: str, month: str) -> Flow[tuple[bytes | None, bytes | None, int]]:
-    found = yield StoreBatch(
-        (
-            Get(reply_token_key(ch.account, chat)),
-            Get(follow_key(ch.account, chat)),
-            Get(unfollow_key(ch.account, chat)),
-            Get(pushed_key(ch.account, month)),
-        )
+@attrs.frozen(slots=True)
+class _Read:
+    """What a send reads before any I/O, in one batch."""
+
+    token_raw: bytes | None
+    follow: bytes | None
+    used: int
+    reply_calls: int  # the calls in the reply and push buckets' current windows
+    push_calls: int
+
+
+def _read(ch: Line, chat: str, month: str, now: float) -> Flow[_Read]:
+    reply, push = _slot(ch, "reply", now), _slot(ch, "push", now)
+    ops: list[Op] = [
+        Get(reply_token_key(ch.account, chat)),
+        Get(follow_key(ch.account, chat)),
+        Get(unfollow_key(ch.account, chat)),
+        Get(pushed_key(ch.account, month)),
+    ]
+    ops += [Get(slot[0]) for slot in (reply, push) if slot is not None]
+    found = list((yield StoreBatch(tuple(ops))))
+    reply_raw = found.pop(4) if reply is not None else None
+    push_raw = found.pop(4) if push is not None else None
+    return _Read(
+        token_raw=found[0],
+        follow=friendship(found[1], found[2]),
+        used=_used(found[3]),
+        reply_calls=_calls(reply_raw),
+        push_calls=_calls(push_raw),
     )
-    return found[0], friendship(found[1], found[2]), _used(found[3])
+
+
+def _rate_violations(ch: Line, endpoint: str, calls: int, now: float) -> list[Violation]:
+    """The rate rule of one more call, from a count read (nothing taken)."""
+    refused = rules.check_rate(endpoint, calls + 1, now, ch.policy)
+    return [] if refused is None else [refused]
 
 
 def check(
@@ -346,10 +496,13 @@ def check(
     found = _content_violations(content)
     messages = encode_for(content, options)
     month = rules.quota_month(now, ch.policy)
-    token_raw, follow, used = yield from _read(ch, to.user, month)
+    read = yield from _read(ch, to.user, month, now)
     found += rules.check_messages(messages, ch.policy)
-    if _token(token_raw, now, ch) is None:
-        found += _push_violations(ch, to.user, follow, used)
+    if _token(read.token_raw, now, ch) is None:
+        found += _push_violations(ch, to.user, read.follow, read.used)
+        found += _rate_violations(ch, "push", read.push_calls, now)
+    else:
+        found += _rate_violations(ch, "reply", read.reply_calls, now)
     return tuple(found)
 
 
@@ -395,45 +548,88 @@ def send(
     messages = encode_for(content, options)
     month = rules.quota_month(now, ch.policy)
     token_key = reply_token_key(ch.account, chat)
-    follow: bytes | None = None
-    used = 0
+    read: _Read | None = None
     if preflight:
-        token_raw, follow, used = yield from _read(ch, chat, month)
+        read = yield from _read(ch, chat, month, now)
+        token_raw = read.token_raw
     else:
         token_raw = (yield StoreBatch((Get(token_key),)))[0]
     token = _token(token_raw, now, ch)
-    if preflight:
+    if read is not None:
         violations = _content_violations(content) + rules.check_messages(messages, ch.policy)
         if token is None:
-            violations += _push_violations(ch, chat, follow, used)
+            violations += _push_violations(ch, chat, read.follow, read.used)
+            violations += _rate_violations(ch, "push", read.push_calls, now)
+        else:
+            violations += _rate_violations(ch, "reply", read.reply_calls, now)
         if violations:
             raise PolicyViolation(violations)
-    if token is not None and (yield StoreBatch((DeleteIf(token_key, token_raw or b""),)))[0]:
-        body: JSONObject = {
-            "replyToken": token[0],
-            "messages": list(messages),
-            "notificationDisabled": False,
-        }
-        reply = request(ch, "POST", ch.url("/v2/bot/message/reply"), body, operation="line.reply")
-        try:
-            response = yield from line_call(reply, retry, ch)
-        except PlatformError as exc:
-            if exc.code != "invalid_reply_token":
-                status = exc.http_status or 0
-                left = ch.reply_token_lifetime - (now - token[1])
-                if 400 <= status < 500 and left > 0 and token_raw is not None:
-                    # LINE refused the request, not the token: it is still unused (spec §3:
-                    # single use means one *accepted* reply), so the next send may reply.
-                    # Add, not Set: a newer token from a webhook meanwhile wins.
-                    yield StoreAdd(token_key, token_raw, left)
-                raise
+    if token is not None and token_raw is not None:
+        slot = _slot(ch, "reply", now) if preflight else None
+        ops: tuple[Op, ...] = (DeleteIf(token_key, token_raw),)
+        if slot is not None:
+            ops += (Incr(slot[0], 1, slot[1]),)
+        spent = yield StoreBatch(ops)
+        left = ch.reply_token_lifetime - (now - token[1])
+        if not spent[0]:  # another worker spent the token meanwhile: push
+            if slot is not None:
+                yield StoreBatch(_give_back(slot))
         else:
-            return _result(ch, chat, decode(response), "reply")
-        if preflight:  # the reply was refused: the push has rules of its own
-            violations = _push_violations(ch, chat, follow, used)
-            if violations:
-                raise PolicyViolation(violations)
-    return (yield from _push(ch, chat, messages, month, preflight, retry))
+            refused = (
+                None
+                if slot is None
+                else rules.check_rate("reply", _calls(spent[1]), now, ch.policy)
+            )
+            if refused is not None:
+                # Add, not Set: a newer token from a webhook meanwhile wins.
+                back = _give_back(slot) + ((Add(token_key, token_raw, left),) if left > 0 else ())
+                yield StoreBatch(back)
+                raise PolicyViolation([refused])
+            replied = yield from _reply(ch, chat, messages, token, token_raw, left, slot, retry)
+            if replied is not None:
+                return replied
+    if read is not None and token is not None:  # the reply was refused: the push's rules
+        violations = _push_violations(ch, chat, read.follow, read.used)
+        if violations:
+            raise PolicyViolation(violations)
+    return (yield from _push(ch, chat, messages, month, preflight, retry, now))
+
+
+def _reply(
+    ch: Line,
+    chat: str,
+    messages: list[JSONObject],
+    token: tuple[str, float],
+    token_raw: bytes,
+    left: float,
+    slot: Slot | None,
+    retry: RetryPolicy,
+) -> Flow[SendResult | None]:
+    """``POST /v2/bot/message/reply`` with the token taken: the result, or ``None`` when
+    LINE said the token is invalid (the caller pushes)."""
+    token_key = reply_token_key(ch.account, chat)
+    body: JSONObject = {
+        "replyToken": token[0],
+        "messages": list(messages),
+        "notificationDisabled": False,
+    }
+    reply = request(ch, "POST", ch.url("/v2/bot/message/reply"), body, operation="line.reply")
+    try:
+        response = yield from line_call(reply, retry, ch)
+    except PlatformError as exc:
+        status = exc.http_status or 0
+        back: tuple[Op, ...] = _give_back(slot) if 400 <= status < 500 else ()
+        if exc.code != "invalid_reply_token" and 400 <= status < 500 and left > 0:
+            # LINE refused the request, not the token: it is still unused (spec §3: single
+            # use means one *accepted* reply), so the next send may reply. Add, not Set: a
+            # newer token from a webhook meanwhile wins.
+            back += (Add(token_key, token_raw, left),)
+        if back:
+            yield StoreBatch(back)
+        if exc.code != "invalid_reply_token":
+            raise
+        return None
+    return _result(ch, chat, decode(response), "reply")
 
 
 def _push(
@@ -443,16 +639,18 @@ def _push(
     month: str,
     preflight: bool,
     retry: RetryPolicy,
+    now: float,
 ) -> Flow[SendResult]:
     counted = preflight and rules.recipient_kind(chat) == "user"
-    if counted:
-        yield from reserve(ch, month, 1)
+    slot: Slot | None = None
+    if preflight:
+        slot = yield from reserve(ch, month, 1 if counted else 0, endpoint="push", now=now)
     key = str(uuid.uuid4())
     try:
         data, request_id = yield from accepted(push_request(ch, chat, messages, key), retry, ch)
     except (PlatformError, TransportError) as exc:
-        if counted:
-            yield from release(ch, month, 1, exc)
+        if counted or slot is not None:
+            yield from release(ch, month, 1 if counted else 0, exc, slot)
         raise
     if preflight:
         yield StoreSet(retry_key_key(ch.account, key), (request_id or "").encode(), RETRY_KEY_TTL)

@@ -11,6 +11,7 @@ from typing import Literal
 import attrs
 
 from ...exceptions import ConfigurationError
+from ...rules.wechat import WeChatPolicy, latest
 
 __all__ = ["WeChat"]
 
@@ -86,6 +87,8 @@ class WeChat:
             5 minutes).
         refresh_early: how many seconds before its expiry a token is replaced.
         base_url: ``https://api.weixin.qq.com``, or the simulator's URL.
+        policy: the rules in force (:class:`omnimsg.rules.wechat.WeChatPolicy`, the latest
+            dated profile by default: 5 messages within 48 hours of a customer's message).
 
     Secrets never appear in ``repr``.
     """
@@ -100,6 +103,7 @@ class WeChat:
     token_endpoint: Literal["stable", "classic"] = "stable"
     refresh_early: float = 300.0
     base_url: str = attrs.field(default="https://api.weixin.qq.com", converter=_strip_slash)
+    policy: WeChatPolicy = attrs.field(factory=latest, repr=False)
 
     platform = "wechat"
 

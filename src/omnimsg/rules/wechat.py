@@ -1,0 +1,582 @@
+"""WeChat Official Account rules, pure: given state and ``now``, return violations.
+
+Shared by the SDK's pre-flight (raise before any I/O) and the simulator (answer WeChat's own
+errcode). Facts: ``spec/wechat.md`` (sections cited as §N) and the research notes of issue 9
+(cited as "research §N"). Every number is a field of :class:`WeChatPolicy`, so a profile can
+change it with :func:`attrs.evolve`; the UNVERIFIED ones say so.
+
+The customer-service window (§5.1, research §5), the current official table, dated
+2023-06-12 (the older "20 messages per 48 h" is superseded and not used):
+
+* a customer's **message** opens a window of **5** messages for **48 hours**;
+* a **follow**, a parametric **QR scan** or a **menu click** (``click``, ``scancode_push``,
+  ``scancode_waitmsg``) opens one of **3** messages for **1 minute**.
+
+Each new interaction opens a new window of its kind (the count starts again: research §5,
+INFERRED, what community SDKs assume). A send counts in one open window: the one that
+closes first among those with messages left (decision: the short event window is spent
+before it lapses, the 48-hour count is kept for later; WeChat's own choice is UNVERIFIED).
+Outside every window WeChat answers **45015**; inside one whose count is used up **45047**;
+to a customer who unfollowed **43004**. Template and subscribe messages are not bound to
+the window (§6): templates need an approved ``template_id``, subscribe messages the
+customer's consent (43101, known only to WeChat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from types import MappingProxyType
+from typing import Any, Literal
+
+import attrs
+
+from ..clock import to_datetime
+from ._core import PolicyProfile, Violation
+
+__all__ = [
+    "DAILY_QUOTAS",
+    "ERRMSG",
+    "PROFILES",
+    "WINDOW_CLICK_EVENTS",
+    "WeChatPolicy",
+    "WindowRule",
+    "WindowState",
+    "check_daily_quota",
+    "check_menu",
+    "check_news",
+    "check_qr",
+    "check_tag_batch",
+    "check_tag_create",
+    "check_tag_id",
+    "check_tag_name",
+    "check_users_batch",
+    "latest",
+    "profile",
+    "window_state",
+]
+
+_HOUR = 3600.0
+
+ERRMSG: Mapping[int, str] = MappingProxyType(
+    {
+        # §8, research §5: WeChat's errmsg for the codes the rules answer with.
+        40032: "invalid openid list size",
+        40018: "invalid button name size",
+        43004: "require subscribe",
+        45008: "article size out of limit",
+        45009: "reach max api daily quota limit",
+        45015: "response out of time limit or subscription is canceled",
+        45047: "out of response count limit",
+        45056: "too many tags now",
+        45058: "can't modify sys tag",
+        45157: "invalid tag name",
+        45158: "tag name too long",
+        45159: "invalid tag id",
+        40027: "invalid sub_menu button size",
+        40017: "invalid button type",
+        40016: "invalid button size",
+        40019: "invalid button key size",
+        40023: "invalid sub button size",
+        40054: "invalid sub button url domain",
+        40055: "invalid button url domain",
+        40053: "invalid action info",
+        40009: "invalid scene_id",
+        40008: "invalid message type",
+    }
+)
+"""The errmsg WeChat answers with each code the rules use (the simulator answers these)."""
+
+WINDOW_CLICK_EVENTS = frozenset({"click", "scancode_push", "scancode_waitmsg"})
+"""The menu events that open the 1-minute window (§5.1); a ``view`` does not."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class WindowRule:
+    """One kind of customer-service window: ``messages`` sends within ``seconds`` (§5.1)."""
+
+    kind: Literal["message", "event"]
+    messages: int
+    seconds: float
+
+
+DAILY_QUOTAS: Mapping[str, int] = MappingProxyType(
+    {
+        # §9: default daily limits per account (new registrations); WeChat answers 45009
+        # beyond them. Test accounts are about 10x lower (§9). The account backend's value
+        # wins where it differs (user info: 500,000 vs 5,000,000).
+        "token": 2_000,
+        "menu_create": 1_000,
+        "menu_get": 10_000,
+        "menu_delete": 1_000,
+        "custom_send": 500_000,
+        "mass_send": 100,
+        "qrcode_create": 100_000,
+        "user_get": 500,
+        "user_info": 5_000_000,
+        "media_upload": 100_000,
+        "media_get": 200_000,
+        "user_remark": 10_000,
+        "template_send": 100_000,
+        "stable_token": 500_000,
+    }
+)
+"""The daily API quotas of §9, by omnimsg's name for the API (data; not enforced by the SDK:
+WeChat counts every caller of the account, the store only this application's)."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class WeChatPolicy(PolicyProfile):
+    """The WeChat numbers omnimsg enforces (fields, so a profile can change them).
+
+    Attributes mirror ``spec/wechat.md``: the customer-service windows (§5.1), news (§5.2),
+    tags (§7, research §5), users (§10.2), QR codes (§10.1), the custom menu (§10.3, with
+    research §5's newer byte limits) and the daily quotas (§9).
+    """
+
+    platform: Literal["wechat"] = "wechat"
+    message_window: WindowRule = WindowRule(kind="message", messages=5, seconds=48 * _HOUR)
+    event_window: WindowRule = WindowRule(kind="event", messages=3, seconds=60.0)
+    news_articles_max: int = 1  # §5.2: news in a customer-service message (45008)
+    tags_max: int = 100  # §7: per account (45056)
+    tags_per_user_max: int = 20  # §7, research §5 (WeChat's errcode for it is UNVERIFIED)
+    tag_name_max_bytes: int = 30  # §7 (45158)
+    reserved_tag_ids: tuple[int, ...] = (0, 1, 2)  # §7: system tags (45058)
+    tag_batch_max: int = 50  # §7: openid_list of batch (un)tagging (40032)
+    users_info_batch_max: int = 100  # §10.2: user_list of batchget
+    qr_expire_max: int = 2_592_000  # §10.1: 30 days for temporary codes
+    qr_expire_default: int = 60  # §10.1: when omitted (an older mirror says 30 s)
+    qr_permanent_scene_max: int = 100_000  # §10.1: permanent scene_id 1..100000
+    qr_temporary_scene_max: int = 2**32 - 1  # §10.1: a 32-bit non-zero integer
+    qr_scene_str_max: int = 64  # §10.1: scene_str 1..64 characters
+    menu_buttons_max: int = 3  # §10.3: 1-3 top buttons
+    menu_sub_buttons_max: int = 5  # §10.3: 1-5 sub-buttons
+    menu_name_max_bytes: int = 16  # §10.3: a top button's name
+    # research §5: the current doc reportedly says 60 bytes (old docs and §10.3: 40).
+    menu_sub_name_max_bytes: int = 60
+    menu_key_max_bytes: int = 128  # §10.3
+    menu_url_max_bytes: int = 1024  # research §5 (old docs: 256)
+    daily_quotas: Mapping[str, int] = DAILY_QUOTAS
+
+
+PROFILES: Mapping[str, WeChatPolicy] = MappingProxyType(
+    {
+        # The 2023-06-12 customer-service quota change (research §5): 5 messages / 48 h.
+        "2023-06": WeChatPolicy(name="2023-06", effective=date(2023, 6, 12)),
+    }
+)
+"""The dated WeChat profiles by name."""
+
+
+def latest() -> WeChatPolicy:
+    """The profile in force now (the newest)."""
+    return max(PROFILES.values(), key=lambda p: p.effective)
+
+
+def profile(name: str) -> WeChatPolicy:
+    """The profile called ``name`` (a ``KeyError`` names the known ones)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown WeChat profile {name!r}; known: {sorted(PROFILES)}") from None
+
+
+def _violation(rule_id: str, code: int | None, message: str, **kw: Any) -> Violation:
+    title = ERRMSG.get(code) if code is not None else None
+    return Violation(
+        rule_id=rule_id,
+        platform="wechat",
+        message=message,
+        native_code=code,
+        http_status=200,  # WeChat answers every error with HTTP 200 and an errcode (§8)
+        title=title,
+        **kw,
+    )
+
+
+# --- the customer-service window -------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class WindowState:
+    """The customer-service windows with one customer at ``now``.
+
+    Attributes:
+        kind: the window a send now counts in (``None``: no send is allowed).
+        opened: when that window opened (the interaction's time: its ``sent_key``).
+        closes_at: when sending ends: the latest close of the windows with messages left
+            (when none is usable, of the newest window); ``None`` when there never was one.
+        last_interaction: the customer's newest interaction of either kind.
+        refusal: why a send is refused now (45015, 45047 or 43004), else ``None``.
+    """
+
+    kind: Literal["message", "event"] | None
+    opened: float | None
+    closes_at: float | None
+    last_interaction: float | None
+    refusal: Violation | None
+
+    @property
+    def open(self) -> bool:
+        """A customer-service message may be sent now."""
+        return self.refusal is None
+
+
+def _unfollowed(follow_at: float | None, unfollow_at: float | None) -> bool:
+    return unfollow_at is not None and (follow_at is None or unfollow_at > follow_at)
+
+
+def window_state(
+    policy: WeChatPolicy,
+    now: float,
+    *,
+    message_at: float | None,
+    event_at: float | None,
+    message_sent: int = 0,
+    event_sent: int = 0,
+    follow_at: float | None = None,
+    unfollow_at: float | None = None,
+) -> WindowState:
+    """Where a customer-service message to one customer stands at ``now`` (module docstring).
+
+    ``message_at`` / ``event_at`` are the newest interactions of each kind (the webhook
+    reader's ``interaction_key``), ``*_sent`` the sends counted in the windows they opened,
+    ``follow_at`` / ``unfollow_at`` the newest follow and unfollow.
+    """
+    last = max((t for t in (message_at, event_at) if t is not None), default=None)
+    if _unfollowed(follow_at, unfollow_at):
+        return WindowState(
+            kind=None,
+            opened=None,
+            closes_at=None,
+            last_interaction=last,
+            refusal=_violation(
+                "wechat.follow.unsubscribed",
+                43004,
+                "require subscribe: the customer unfollowed the account, and WeChat delivers "
+                "customer-service messages only to followers (43004)",
+            ),
+        )
+    candidates: list[tuple[float, WindowRule, float, int]] = []
+    for rule, at, sent in (
+        (policy.message_window, message_at, message_sent),
+        (policy.event_window, event_at, event_sent),
+    ):
+        if at is not None:
+            candidates.append((at + rule.seconds, rule, at, sent))
+    live = [c for c in candidates if now - c[2] < c[1].seconds]
+    usable = sorted((c for c in live if c[3] < c[1].messages), key=lambda c: c[0])
+    if usable:
+        _, rule, at, _ = usable[0]
+        closes = max(c[0] for c in usable)
+        return WindowState(
+            kind=rule.kind, opened=at, closes_at=closes, last_interaction=last, refusal=None
+        )
+    if live:
+        closes = max(c[0] for c in live)
+        counts = ", ".join(f"{c[1].messages} after a {c[1].kind}" for c in live)
+        refusal = _violation(
+            "wechat.window.count",
+            45047,
+            f"out of response count limit: the customer-service window allows {counts}, all "
+            "sent; wait for the customer's next message, or send a template message "
+            "(client.wechat.send_template)",
+            closed_at=to_datetime(closes),
+        )
+        return WindowState(
+            kind=None, opened=None, closes_at=closes, last_interaction=last, refusal=refusal
+        )
+    closed = max((c[0] for c in candidates), default=None)
+    hours = policy.message_window.seconds / _HOUR
+    refusal = _violation(
+        "wechat.window.closed",
+        45015,
+        "response out of time limit: customer-service messages go only within "
+        f"{hours:g} hours of the customer's last message (or 1 minute of a follow, QR scan "
+        "or menu click); "
+        + ("the window has closed" if closed is not None else "the customer never wrote")
+        + "; send a template message (client.wechat.send_template) or a subscribe message",
+        closed_at=None if closed is None else to_datetime(closed),
+    )
+    return WindowState(
+        kind=None, opened=None, closes_at=closed, last_interaction=last, refusal=refusal
+    )
+
+
+# --- message contents -------------------------------------------------------------------------
+
+
+def check_news(articles: int, policy: WeChatPolicy) -> list[Violation]:
+    """A news message's article count (§5.2: one article, 45008 beyond)."""
+    if 1 <= articles <= policy.news_articles_max:
+        return []
+    return [
+        _violation(
+            "wechat.news.articles",
+            45008,
+            f"article size out of limit: a news message carries {policy.news_articles_max} "
+            f"article (WeChat refuses more since 2018), not {articles}; send one card per "
+            "message",
+        )
+    ]
+
+
+# --- tags (§7) -----------------------------------------------------------------------------
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def check_tag_name(name: str, policy: WeChatPolicy) -> list[Violation]:
+    """A tag's name: 1 to 30 bytes of UTF-8 (45158 beyond, 45157 when empty)."""
+    if not isinstance(name, str) or not name.strip():
+        return [_violation("wechat.tags.name", 45157, "invalid tag name: give a non-empty name")]
+    if _bytes(name) > policy.tag_name_max_bytes:
+        return [
+            _violation(
+                "wechat.tags.name_length",
+                45158,
+                f"tag name too long: at most {policy.tag_name_max_bytes} bytes of UTF-8 "
+                f"(a Chinese character is 3), {name!r} has {_bytes(name)}",
+            )
+        ]
+    return []
+
+
+def check_tag_create(name: str, existing: int | None, policy: WeChatPolicy) -> list[Violation]:
+    """Creating a tag: its name, and the account's 100 tags (``existing`` when known)."""
+    found = check_tag_name(name, policy)
+    if existing is not None and existing >= policy.tags_max:
+        found.append(
+            _violation(
+                "wechat.tags.count",
+                45056,
+                f"too many tags now: an account has at most {policy.tags_max} tags; delete one",
+            )
+        )
+    return found
+
+
+def check_tag_id(tag_id: int, policy: WeChatPolicy) -> list[Violation]:
+    """A tag id that may be renamed, deleted or given: not one of the system tags 0, 1, 2."""
+    if type(tag_id) is not int or tag_id < 0:
+        return [_violation("wechat.tags.id", 45159, f"invalid tag id: {tag_id!r}")]
+    if tag_id in policy.reserved_tag_ids:
+        return [
+            _violation(
+                "wechat.tags.reserved",
+                45058,
+                f"can't modify sys tag: tag ids {list(policy.reserved_tag_ids)} belong to WeChat",
+            )
+        ]
+    return []
+
+
+def check_tag_batch(tag_id: int, openids: Sequence[str], policy: WeChatPolicy) -> list[Violation]:
+    """Batch (un)tagging: a taggable id and 1 to 50 openids (40032 otherwise)."""
+    found = check_tag_id(tag_id, policy)
+    if not 1 <= len(openids) <= policy.tag_batch_max:
+        found.append(
+            _violation(
+                "wechat.tags.batch",
+                40032,
+                f"invalid openid list size: 1 to {policy.tag_batch_max} openids per call, not "
+                f"{len(openids)} (split the list)",
+            )
+        )
+    return found
+
+
+def check_users_batch(openids: Sequence[str], policy: WeChatPolicy) -> list[Violation]:
+    """``user/info/batchget``: 1 to 100 openids."""
+    if 1 <= len(openids) <= policy.users_info_batch_max:
+        return []
+    return [
+        _violation(
+            "wechat.users.batch",
+            40032,
+            f"invalid openid list size: 1 to {policy.users_info_batch_max} openids per call, "
+            f"not {len(openids)}",
+        )
+    ]
+
+
+# --- QR codes (§10.1) -----------------------------------------------------------------------
+
+
+def check_qr(scene: int | str, expire_seconds: int | None, policy: WeChatPolicy) -> list[Violation]:
+    """A parametric QR code: temporary when ``expire_seconds`` is given (up to 30 days),
+    permanent otherwise; an integer scene (temporary: 32-bit non-zero, permanent:
+    1..100000) or a string of 1 to 64 characters."""
+    found: list[Violation] = []
+    permanent = expire_seconds is None
+    if isinstance(scene, bool) or not isinstance(scene, int | str):
+        found.append(_violation("wechat.qr.scene", 40009, "the scene is an int or a str"))
+    elif isinstance(scene, int):
+        top = policy.qr_permanent_scene_max if permanent else policy.qr_temporary_scene_max
+        if not 1 <= scene <= top:
+            kind = "permanent" if permanent else "temporary"
+            found.append(
+                _violation(
+                    "wechat.qr.scene",
+                    40009,
+                    f"invalid scene_id: a {kind} QR code's scene_id is 1 to {top}, not {scene}"
+                    + (" (use a string scene for more)" if permanent else ""),
+                )
+            )
+    elif not 1 <= len(scene) <= policy.qr_scene_str_max:
+        found.append(
+            _violation(
+                "wechat.qr.scene",
+                40009,
+                f"invalid scene_str: 1 to {policy.qr_scene_str_max} characters, not {len(scene)}",
+            )
+        )
+    if not permanent and (
+        type(expire_seconds) is not int or not 1 <= expire_seconds <= policy.qr_expire_max
+    ):
+        found.append(
+            _violation(
+                "wechat.qr.expire",
+                40053,
+                f"invalid action info: a temporary QR code lives 1 to {policy.qr_expire_max} "
+                f"seconds (30 days), not {expire_seconds!r}",
+            )
+        )
+    return found
+
+
+# --- the custom menu (§10.3) -------------------------------------------------------------------
+
+_MENU_TYPES = frozenset(
+    {
+        "click",
+        "view",
+        "scancode_push",
+        "scancode_waitmsg",
+        "pic_sysphoto",
+        "pic_photo_or_album",
+        "pic_weixin",
+        "location_select",
+        "media_id",
+        "article_id",
+        "article_view_limited",
+        "view_limited",
+        "miniprogram",
+    }
+)
+
+
+_KEYED = frozenset(
+    {
+        "click",
+        "scancode_push",
+        "scancode_waitmsg",
+        "pic_sysphoto",
+        "pic_photo_or_album",
+        "pic_weixin",
+        "location_select",
+    }
+)
+
+
+def _check_button(b: Any, top: bool, policy: WeChatPolicy, where: str) -> list[Violation]:
+    if not isinstance(b, Mapping):
+        return [
+            _violation("wechat.menu.button", 40016, f"invalid button size: {where} is no object")
+        ]
+    found: list[Violation] = []
+    name = b.get("name")
+    limit = policy.menu_name_max_bytes if top else policy.menu_sub_name_max_bytes
+    if not isinstance(name, str) or not name or _bytes(name) > limit:
+        found.append(
+            _violation(
+                "wechat.menu.name",
+                40018,
+                f"invalid button name size: {where}'s name is 1 to {limit} bytes of UTF-8, "
+                f"got {name!r}",
+            )
+        )
+    subs = b.get("sub_button")
+    if top and subs:
+        if not isinstance(subs, list) or len(subs) > policy.menu_sub_buttons_max:
+            found.append(
+                _violation(
+                    "wechat.menu.sub_buttons",
+                    40027,
+                    f"invalid sub_menu button size: {where} has 1 to "
+                    f"{policy.menu_sub_buttons_max} sub-buttons",
+                )
+            )
+        else:
+            for j, sub in enumerate(subs):
+                found += _check_button(sub, False, policy, f"{where}.sub_button[{j}]")
+        return found
+    kind = b.get("type")
+    if kind not in _MENU_TYPES:
+        found.append(
+            _violation("wechat.menu.type", 40017, f"invalid button type: {where} has {kind!r}")
+        )
+        return found
+    key = b.get("key")
+    if kind in _KEYED and (
+        not isinstance(key, str) or not key or _bytes(key) > policy.menu_key_max_bytes
+    ):
+        found.append(
+            _violation(
+                "wechat.menu.key",
+                40019,
+                f"invalid button key size: {where}'s key is 1 to {policy.menu_key_max_bytes} bytes",
+            )
+        )
+    url = b.get("url")
+    if kind in ("view", "miniprogram") and (
+        not isinstance(url, str) or not url or _bytes(url) > policy.menu_url_max_bytes
+    ):
+        found.append(
+            _violation(
+                "wechat.menu.url",
+                40055,
+                f"invalid button url: {where}'s url is 1 to {policy.menu_url_max_bytes} bytes",
+            )
+        )
+    return found
+
+
+def check_menu(buttons: Sequence[Any], policy: WeChatPolicy) -> list[Violation]:
+    """A custom menu's ``button`` list (§10.3): 1-3 top buttons, each with 1-5 sub-buttons or
+    an action of its own; name, key and url byte limits."""
+    if not isinstance(buttons, list | tuple) or not 1 <= len(buttons) <= policy.menu_buttons_max:
+        count = len(buttons) if isinstance(buttons, list | tuple) else buttons
+        return [
+            _violation(
+                "wechat.menu.buttons",
+                40016,
+                f"invalid button size: a menu has 1 to {policy.menu_buttons_max} top buttons, "
+                f"not {count}",
+            )
+        ]
+    found: list[Violation] = []
+    for i, b in enumerate(buttons):
+        found += _check_button(b, True, policy, f"button[{i}]")
+    return found
+
+
+# --- daily quotas (§9) -------------------------------------------------------------------------
+
+
+def check_daily_quota(api: str, used: int, policy: WeChatPolicy) -> list[Violation]:
+    """Whether one more call of ``api`` (a :data:`DAILY_QUOTAS` name) fits today's quota,
+    given ``used`` calls today (optional enforcement: the SDK does not count by default)."""
+    limit = policy.daily_quotas.get(api)
+    if limit is None or used < limit:
+        return []
+    return [
+        _violation(
+            f"wechat.quota.{api}",
+            45009,
+            f"reach max api daily quota limit: {api} allows {limit} calls a day (§9); the MP "
+            "backend shows the usage, and clear_quota resets it (10 times a month)",
+        )
+    ]
