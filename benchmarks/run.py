@@ -28,16 +28,19 @@ import json
 import logging
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -464,8 +467,9 @@ class PywaIngest:
         return out
 
 
-Work = list[tuple[dict[str, str], bytes]]
-"""Signed bodies with the headers a web framework hands over: one round's work."""
+Work = list[tuple[str, dict[str, str], bytes]]
+"""Signed bodies with their URL and the headers a web framework hands over: one round's
+work (the URL carries WeChat's signature in its query; the others sign in a header)."""
 
 BARE = "bare: hmac + compare_digest + orjson.loads"
 """The baseline of every ingest case: verifying and decoding, nothing else."""
@@ -526,14 +530,18 @@ def bench_ingest(
     client: Callable[..., Any],
     label: Callable[[str], str],
     handle_note: str,
-    more: Callable[[Callable[..., Row], int, tuple[dict[str, str], bytes]], list[Contender]],
-    signed: Callable[[bytes], dict[str, str]] | None = None,
-    verify: Callable[[dict[str, str], bytes], bool] | None = None,
+    more: Callable[[Callable[..., Row], int, tuple[str, dict[str, str], bytes]], list[Contender]],
+    signed: Callable[[bytes], tuple[str, dict[str, str]]] | None = None,
+    verify: Callable[[str, dict[str, str], bytes], bytes | None] | None = None,
+    decode: Callable[[bytes], Any] | None = None,
+    bare_note: str = "",
 ) -> list[Row]:
-    """Webhook ingest of one platform against bare HMAC + orjson, case by case.
+    """Webhook ingest of one platform against bare signature checking and decoding.
 
-    ``signed(body)`` gives a body's headers and ``verify(headers, body)`` is bare's signature
-    check (Meta's ``X-Hub-Signature-256`` unless given).
+    ``signed(body)`` gives a body's URL and headers; ``verify(url, headers, body)`` is bare's
+    signature check, returning the bytes to decode (the body, or what it decrypts to) or
+    ``None``; ``decode`` is bare's decoder. Meta's ``X-Hub-Signature-256`` and orjson unless
+    given.
 
     Every case times the bare baseline, ``webhooks.parse``, and ``webhooks.handle`` on a
     MemoryStore and on SQLite, then the platform's ``more`` contenders (given a row maker,
@@ -550,28 +558,33 @@ def bench_ingest(
     key = APP_SECRET.encode()
     digestmod = hashlib.sha256
 
-    def meta_verify(headers: dict[str, str], body: bytes) -> bool:
+    def meta_verify(_url: str, headers: dict[str, str], body: bytes) -> bytes | None:
         expected = hmac.new(key, body, digestmod).hexdigest()
-        return hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:])
+        return body if hmac.compare_digest(expected, headers["X-Hub-Signature-256"][7:]) else None
+
+    def meta_signed(body: bytes) -> tuple[str, dict[str, str]]:
+        return url, signed_headers(body)
 
     check = verify or meta_verify
-    sign = signed or signed_headers
+    sign = signed or meta_signed
+    loads = decode or orjson.loads
 
     def bare(_: object, work: Work) -> None:
-        for headers, body in work:
-            if not check(headers, body):
+        for where, headers, body in work:
+            payload = check(where, headers, body)
+            if payload is None:
                 raise AssertionError("bad signature")
-            orjson.loads(body)
+            loads(payload)
 
     def om_parse(c: Any, work: Work) -> None:
         parse = c.webhooks.parse
-        for headers, body in work:
-            parse(platform, headers, body)
+        for where, headers, body in work:
+            parse(platform, headers, body, url=where)
 
     def om_handle(c: Any, work: Work) -> None:
         handle = c.webhooks.handle
-        for headers, body in work:
-            handle(platform, "POST", url, headers, body)
+        for where, headers, body in work:
+            handle(platform, "POST", where, headers, body)
 
     def floor_of(events: list[Any]) -> Callable[[object, Work], None]:
         """Bare, then the body's typed events built from ready values: no parsing at all.
@@ -593,25 +606,26 @@ def bench_ingest(
         bodies: Work = []
         for i in range(n):
             body, per_body = body_of(case, i)
-            bodies.append((sign(body), body))
-        size = len(bodies[0][1])
+            where, headers = sign(body)
+            bodies.append((where, headers, body))
+        size = len(bodies[0][2])
         name = label(case)
         parser = client()
 
         # --- correctness first: no contender may be timed on an error path ---
-        h0, b0 = bodies[0]
-        events0 = parser.webhooks.parse(platform, h0, b0)
+        u0, h0, b0 = bodies[0]
+        events0 = parser.webhooks.parse(platform, h0, b0, url=u0)
         assert len(events0) == per_body, events0
         assert not any(isinstance(e, Unknown) for e in events0), events0
         for store in (None, SQLiteStore()):
             checked = client(**({} if store is None else {"store": store}))
-            outcome = checked.webhooks.handle(platform, "POST", url, h0, b0)
+            outcome = checked.webhooks.handle(platform, "POST", u0, h0, b0)
             assert outcome.status == 200, outcome
             assert len(outcome.events) == per_body, outcome
 
         row = functools.partial(Row, "webhooks", name, unit="events/s")
         contenders = [
-            Contender(row(BARE, note=f"{size} B body"), lambda: None, bare),
+            Contender(row(BARE, note=f"{size} B body{bare_note}"), lambda: None, bare),
             Contender(
                 row("omnimsg webhooks.parse", baseline=BARE, target=0.5),
                 lambda parser=parser: parser,  # parse keeps no state: one client throughout
@@ -646,7 +660,7 @@ def bench_ingest(
                 lambda: None,
                 floor_of(events0),
             ),
-            *more(row, per_body, (h0, b0)),
+            *more(row, per_body, (u0, h0, b0)),
         ]
         case_rows = {c.row.name: c.row for c in contenders}
         # warm-up (imports, caches), untimed
@@ -678,20 +692,20 @@ def bench_ingest(
 
 
 def _pywa_handler(p: PywaIngest, work: Work) -> None:
-    for headers, body in work:
+    for _url, headers, body in work:
         p.handler(headers, body)
 
 
 def _pywa_all(p: PywaIngest, work: Work) -> None:
-    for headers, body in work:
+    for _url, headers, body in work:
         p.all_items(headers, body)
 
 
 def _pywa(
-    row: Callable[..., Row], per_body: int, sample: tuple[dict[str, str], bytes]
+    row: Callable[..., Row], per_body: int, sample: tuple[str, dict[str, str], bytes]
 ) -> list[Contender]:
     """pywa's two ways of ingesting, checked on ``sample`` first (typed, nothing logged)."""
-    h0, b0 = sample
+    _, h0, b0 = sample
     catcher = _ErrorCounter()
     pywa_logger = logging.getLogger("pywa")
     pywa_logger.addHandler(catcher)
@@ -963,10 +977,10 @@ def line_webhook_body(case: str, n: int) -> tuple[bytes, int]:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), count
 
 
-def line_signed_headers(body: bytes) -> dict[str, str]:
-    """Headers as a framework hands over a LINE delivery."""
+def line_signed_headers(body: bytes) -> tuple[str, dict[str, str]]:
+    """The URL, and headers as a framework hands over a LINE delivery."""
     sig = base64.b64encode(hmac.new(LINE_SECRET.encode(), body, hashlib.sha256).digest())
-    return {
+    return LINE_WEBHOOK_URL, {
         "Host": "bot.example.com",
         "User-Agent": "LineBotWebhook/2.0",
         "Content-Length": str(len(body)),
@@ -975,9 +989,9 @@ def line_signed_headers(body: bytes) -> dict[str, str]:
     }
 
 
-def _line_verify(headers: dict[str, str], body: bytes) -> bool:
+def _line_verify(_url: str, headers: dict[str, str], body: bytes) -> bytes | None:
     expected = base64.b64encode(hmac.new(LINE_SECRET.encode(), body, hashlib.sha256).digest())
-    return hmac.compare_digest(expected, headers["X-Line-Signature"].encode())
+    return body if hmac.compare_digest(expected, headers["X-Line-Signature"].encode()) else None
 
 
 def line_client(**kwargs: Any) -> Any:
@@ -989,12 +1003,12 @@ def line_client(**kwargs: Any) -> Any:
 
 
 def _line_sdk_parse(parser: Any, work: Work) -> None:
-    for headers, body in work:
+    for _url, headers, body in work:
         parser.parse(body.decode(), headers["X-Line-Signature"])
 
 
 def _line_sdk(
-    row: Callable[..., Row], per_body: int, sample: tuple[dict[str, str], bytes]
+    row: Callable[..., Row], per_body: int, sample: tuple[str, dict[str, str], bytes]
 ) -> list[Contender]:
     """line-bot-sdk's WebhookParser (verify, json.loads, pydantic models), checked first."""
     try:
@@ -1004,7 +1018,7 @@ def _line_sdk(
     from linebot.v3.models.events import UnknownEvent  # what its parser falls back to
 
     parser = WebhookParser(LINE_SECRET)
-    h0, b0 = sample
+    _, h0, b0 = sample
     events = parser.parse(b0.decode(), h0["X-Line-Signature"])
     assert len(events) == per_body, events
     assert not any(isinstance(e, UnknownEvent) for e in events), events
@@ -1035,7 +1049,186 @@ def bench_webhooks_line(args: argparse.Namespace) -> list[Row]:
         more=_line_sdk,
         signed=line_signed_headers,
         verify=_line_verify,
+        bare_note="; the signature is x-line-signature, base64",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 1d. webhook ingest, WeChat (spec/wechat.md §1-§3; research/wechat.md §2-§3)
+# --------------------------------------------------------------------------------------------
+
+WX_ACCOUNT = "gh_10f6c3c3ac5a"
+WX_APP_ID = "wx2c2769f8efd9abc2"
+WX_TOKEN = "spamtest"
+WX_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # the official sample's (§2.4 A)
+WX_WEBHOOK_URL = "https://bot.example.com/webhooks/wechat"
+_WX_ENCRYPT = re.compile(rb"<Encrypt><!\[CDATA\[(.*?)\]\]></Encrypt>")
+
+
+def _wx_message(seq: int) -> bytes:
+    """A customer's text message as WeChat pushes it (§3.1, §3.2), every id fresh."""
+    openid = f"oyORnuP8q7ou2gfYjqLz{seq % _USERS:08d}"
+    return (
+        f"<xml><ToUserName><![CDATA[{WX_ACCOUNT}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{_BASE_TS + seq}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[你好, where is my order #{seq}? It was due yesterday.]]></Content>"
+        f"<MsgId>{6054768590064713728 + seq}</MsgId></xml>"
+    ).encode()
+
+
+def wx_webhook_body(case: str, n: int) -> tuple[bytes, int]:
+    """The ``n``-th WeChat body of ``case`` (``plaintext`` or ``safe``) and its event count."""
+    from omnimsg.platforms.wechat import crypto
+
+    message = _wx_message(n)
+    if case == "plaintext":
+        return message, 1
+    encrypted = crypto.encrypt(WX_AES_KEY, WX_APP_ID, message, f"{n:016d}".encode())
+    body = (
+        f"<xml><ToUserName><![CDATA[{WX_ACCOUNT}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    ).encode()
+    return body, 1
+
+
+def _wx_sha1(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def wx_signed(body: bytes) -> tuple[str, dict[str, str]]:
+    """The URL WeChat signs in (§1.3, §1.4), and the headers a framework hands over."""
+    timestamp, nonce = str(_BASE_TS), str(1320562132 + len(body))
+    query = {
+        "signature": _wx_sha1(WX_TOKEN, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": "oyORnuP8q7ou2gfYjqLzSIWZf0rs",
+    }
+    found = _WX_ENCRYPT.search(body)
+    if found is not None:
+        query["encrypt_type"] = "aes"
+        query["msg_signature"] = _wx_sha1(WX_TOKEN, timestamp, nonce, found.group(1).decode())
+    headers = {
+        "Host": "bot.example.com",
+        "User-Agent": "Mozilla/4.0",
+        "Content-Length": str(len(body)),
+        "Content-Type": "text/xml",
+    }
+    return f"{WX_WEBHOOK_URL}?{urllib.parse.urlencode(query)}", headers
+
+
+def _wx_verify(url: str, _headers: dict[str, str], body: bytes) -> bytes | None:
+    """Bare: SHA-1 of the sorted strings, and in safe mode msg_signature + AES-256-CBC."""
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    ts, nonce = q["timestamp"], q["nonce"]
+    if not hmac.compare_digest(_wx_sha1(WX_TOKEN, ts, nonce), q["signature"]):
+        return None
+    if q.get("encrypt_type") != "aes":
+        return body
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    encrypted = ElementTree.fromstring(body).findtext("Encrypt") or ""
+    if not hmac.compare_digest(_wx_sha1(WX_TOKEN, ts, nonce, encrypted), q["msg_signature"]):
+        return None
+    key = base64.b64decode(WX_AES_KEY + "=")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    plain = decryptor.update(base64.b64decode(encrypted)) + decryptor.finalize()
+    plain = plain[: -plain[-1]]
+    size = int.from_bytes(plain[16:20], "big")
+    return plain[20 : 20 + size]
+
+
+def wx_client(mode: str) -> Callable[..., Any]:
+    def make(**kwargs: Any) -> Any:
+        import omnimsg
+        from omnimsg.platforms.wechat import WeChat
+
+        channel = WeChat(
+            account_id=WX_ACCOUNT,
+            app_id=WX_APP_ID,
+            access_token=TOKEN,
+            token=WX_TOKEN,
+            encoding_aes_key=WX_AES_KEY,
+            mode=mode,
+        )
+        return omnimsg.Client([channel], **kwargs)
+
+    return make
+
+
+def _wechatpy_parse(crypto: Any, work: Work) -> None:
+    from wechatpy import parse_message
+    from wechatpy.utils import check_signature
+
+    for url, _headers, body in work:
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        check_signature(WX_TOKEN, q["signature"], q["timestamp"], q["nonce"])
+        xml = body
+        if crypto is not None:
+            xml = crypto.decrypt_message(body, q["msg_signature"], q["timestamp"], q["nonce"])
+        parse_message(xml)
+
+
+def _wechatpy(
+    mode: str,
+) -> Callable[[Callable[..., Row], int, tuple[str, dict[str, str], bytes]], list[Contender]]:
+    def more(
+        row: Callable[..., Row], per_body: int, sample: tuple[str, dict[str, str], bytes]
+    ) -> list[Contender]:
+        """wechatpy 1.8.18's server side: check_signature, decrypt_message, parse_message."""
+        try:
+            from wechatpy import parse_message
+            from wechatpy.crypto import WeChatCrypto
+            from wechatpy.messages import TextMessage
+        except ModuleNotFoundError:  # pip install -e ".[bench]" brings it
+            return []
+        crypto = WeChatCrypto(WX_TOKEN, WX_AES_KEY, WX_APP_ID) if mode == "safe" else None
+        url, _, body = sample
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        xml = (
+            body
+            if crypto is None
+            else crypto.decrypt_message(body, q["msg_signature"], q["timestamp"], q["nonce"])
+        )
+        assert isinstance(parse_message(xml), TextMessage)
+        return [
+            Contender(
+                row(
+                    "wechatpy check_signature + parse_message",
+                    baseline=BARE,
+                    note="and decrypt_message in safe mode; xmltodict, lazy message fields",
+                ),
+                lambda: crypto,
+                _wechatpy_parse,
+            )
+        ]
+
+    return more
+
+
+def bench_webhooks_wechat(args: argparse.Namespace) -> list[Row]:
+    """WeChat ingest, plaintext and safe mode, against bare SHA-1 (+ AES) + ElementTree."""
+    rows: list[Row] = []
+    for mode in ("plaintext", "safe"):
+        rows += bench_ingest(
+            args,
+            platform="wechat",
+            url=WX_WEBHOOK_URL,
+            counts={mode: 600 if args.quick else 3000},
+            body_of=wx_webhook_body,
+            client=wx_client(mode),
+            label=lambda case: f"wechat {case}",
+            handle_note="fresh store per round, unique MsgIds; the customer-service window stored",
+            more=_wechatpy(mode),
+            signed=wx_signed,
+            verify=_wx_verify,
+            decode=ElementTree.fromstring,
+            bare_note="; for WeChat: SHA-1 of the sorted token, timestamp and nonce"
+            + (", msg_signature and AES-256-CBC" if mode == "safe" else "")
+            + ", then ElementTree",
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -2065,6 +2258,7 @@ def main() -> int:
         rows += bench_webhooks(args)
         rows += bench_webhooks_messenger(args)
         rows += bench_webhooks_line(args)
+        rows += bench_webhooks_wechat(args)
     if "send-sync" in only:
         rows += bench_send_sync(args)
     if "send-async" in only:

@@ -152,3 +152,18 @@ def test_request_repr_hides_credentials() -> None:
     assert TOKEN not in shown
     assert "media_id=1" in shown and "application/json" in shown
     assert request.headers[0][1] == f"Bearer {TOKEN}"  # only the repr is redacted
+
+
+def test_a_signed_assertion_in_the_query_is_redacted_too() -> None:
+    from omnimsg._core.effects import Request
+
+    """LINE's ``GET /oauth2/v2.1/tokens/kid`` carries a signed JWT in the query: a credential
+    for its 30 minutes, so it never reaches a log through a request's repr."""
+    assertion = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxNjU3In0.c2lnbmF0dXJl"
+    request = Request(
+        "GET",
+        "https://api.line.me/oauth2/v2.1/tokens/kid?client_assertion_type=urn%3Ajwt"
+        f"&client_assertion={assertion}",
+    )
+    shown = repr(request)
+    assert assertion not in shown and "client_assertion_type=urn%3Ajwt" in shown

@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 _SECRET_QUERY = re.compile(
-    r"(?i)([?&;](?:access_token|appsecret_proof|app_secret|client_secret|secret|token)=)[^&;#]*"
+    r"(?i)([?&;](?:access_token|appsecret_proof|app_secret|client_assertion|client_secret"
+    r"|secret|token)=)[^&;#]*"
 )
 REDACTED = "<redacted>"
 
