@@ -80,7 +80,7 @@ def test_whatsapp_has_no_message_tags(omnimsg_sim: SimHarness) -> None:
         omnimsg_sim.client.check(to, Text("hi"), tag="HUMAN_AGENT")
 
 
-@pytest.mark.parametrize("platform", ["messenger", "line"])
+@pytest.mark.parametrize("platform", ["messenger", "line", "wechat"])
 def test_the_docs_show_the_capability_table_of_the_code(platform: str) -> None:
     """docs/platforms/<platform>.md's table names every content type with its capability."""
     import re

@@ -1,8 +1,8 @@
 """The examples run against the simulator and exit 0, saying what the docs say they say.
 
-README.md's first command runs the WhatsApp demo; docs/platforms/messenger.md and
-docs/platforms/line.md ("Try it against the simulator") tell readers to run the Messenger and
-LINE bots.
+README.md's first command runs the WhatsApp demo; docs/platforms/messenger.md,
+docs/platforms/line.md and docs/platforms/wechat.md ("Try it against the simulator") tell
+readers to run the Messenger, LINE and WeChat bots.
 """
 
 from __future__ import annotations
@@ -34,6 +34,19 @@ EXPECTED = {
         "chat open: False",
         "push REFUSED before sending: line.follow.blocked",
         "the simulator's outbox holds 4 messages",
+        ", 0 refused",
+    ],
+    "wechat_support.py": [
+        "server configuration verified (echostr answered): True",
+        "QR code for the counter: https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=",
+        "bot < Welcome to Shoe Shop! Tap Help below.   [passive reply]",
+        "bot < What can we help with? [Shipping, Returns]   [msgmenu]",
+        "customer > (taps) Shipping",
+        "(WeChat sends it again: no answer came within 5 s; dropped)",
+        "free-form follow-up REFUSED before sending: [45015] wechat.window.closed",
+        "template message accepted: True",
+        ": delivered)",
+        "the simulator's outbox holds 5 messages",
         ", 0 refused",
     ],
     "messenger_support.py": [
