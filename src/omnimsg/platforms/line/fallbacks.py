@@ -27,17 +27,16 @@ from ..._types import JSON
 from ...models.content import (
     Button,
     Buttons,
-    Contact,
     Contacts,
     Content,
     Document,
     ListMenu,
     QuickReplies,
     Raw,
-    Text,
     UrlButton,
 )
 from ...rules.line import utf16_length
+from .._text import contacts_text, document_text, framed
 from ..adapter import Capability
 
 __all__ = ["CAPABILITIES", "convert"]
@@ -46,26 +45,6 @@ _BUTTONS_TEMPLATE_MAX = 4  # §3: a buttons template has up to 4 actions
 _BUTTONS_TEXT_MAX = 160  # §3: UNVERIFIED; 60 with a title
 _BUTTONS_TEXT_WITH_TITLE_MAX = 60
 _QUICK_REPLIES_MAX = 13  # §3 [spec]
-
-
-def _framed(body: str, header: str | None, footer: str | None) -> str:
-    return "\n\n".join(part for part in (header, body, footer) if part)
-
-
-def _contact(c: Contact) -> str:
-    lines = [c.name.formatted_name]
-    if c.organization:
-        lines.append(c.organization)
-    lines += [f"{p.type or 'Phone'}: {p.phone}" for p in c.phones]
-    lines += [f"{e.type or 'Email'}: {e.email}" for e in c.emails]
-    for a in c.addresses:
-        address = ", ".join(p for p in (a.street, a.city, a.zip, a.country) if p)
-        if address:
-            lines.append(f"{a.type or 'Address'}: {address}")
-    lines += list(c.urls)
-    if c.birthday:
-        lines.append(f"Birthday: {c.birthday}")
-    return "\n".join(lines)
 
 
 def _flex_list(menu: ListMenu) -> Raw:
@@ -114,13 +93,11 @@ def _flex_list(menu: ListMenu) -> Raw:
 
 
 def _buttons(content: Buttons) -> Content:
-    text = _framed(content.body, None, content.footer)
+    text = framed(content.body, None, content.footer)
     limit = _BUTTONS_TEXT_WITH_TITLE_MAX if content.header else _BUTTONS_TEXT_MAX
     if len(content.buttons) <= _BUTTONS_TEMPLATE_MAX and utf16_length(text) <= limit:
         return Buttons(text, list(content.buttons), header=content.header)
-    return QuickReplies(
-        _framed(content.body, content.header, content.footer), list(content.buttons)
-    )
+    return QuickReplies(framed(content.body, content.header, content.footer), list(content.buttons))
 
 
 def convert(content: Content) -> Content:
@@ -129,7 +106,7 @@ def convert(content: Content) -> Content:
         return _buttons(content)
     if isinstance(content, UrlButton):
         return UrlButton(
-            body=_framed(content.body, None, content.footer),
+            body=framed(content.body, None, content.footer),
             text=content.text,
             url=content.url,
             header=content.header,
@@ -138,15 +115,14 @@ def convert(content: Content) -> Content:
         rows = [r for s in content.sections for r in s.rows]
         if len(rows) <= _QUICK_REPLIES_MAX and not any(r.description for r in rows):
             return QuickReplies(
-                _framed(content.body, content.header, content.footer),
+                framed(content.body, content.header, content.footer),
                 [Button(r.id, r.title) for r in rows],
             )
         return _flex_list(content)
     if isinstance(content, Contacts):
-        return Text("\n\n".join(_contact(c) for c in content.contacts))
+        return contacts_text(content)
     if isinstance(content, Document) and content.url is not None:
-        label = content.caption or content.filename
-        return Text(f"{label}\n{content.url}" if label else content.url)
+        return document_text(content) or content
     return content
 
 

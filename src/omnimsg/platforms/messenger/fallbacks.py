@@ -25,7 +25,6 @@ from ...models.content import (
     Buttons,
     Card,
     Cards,
-    Contact,
     Contacts,
     Content,
     ListMenu,
@@ -34,6 +33,7 @@ from ...models.content import (
     Text,
     UrlButton,
 )
+from .._text import contacts_text, framed
 
 __all__ = ["MAPS_URL", "convert"]
 
@@ -44,36 +44,15 @@ _BUTTON_TEMPLATE_MAX = 3  # spec §3.2: a button template has 1-3 buttons
 _QUICK_REPLIES_MAX = 13  # spec §3.2
 
 
-def _framed(body: str, header: str | None, footer: str | None) -> str:
-    return "\n\n".join(part for part in (header, body, footer) if part)
-
-
 def _location(loc: Location) -> Text:
     lines = [line for line in (loc.name, loc.address) if line]
     lines.append(MAPS_URL.format(latitude=loc.latitude, longitude=loc.longitude))
     return Text("\n".join(lines))
 
 
-def _contact(c: Contact) -> str:
-    lines = [c.name.formatted_name]
-    if c.organization:
-        lines.append(c.organization)
-    lines += [f"{p.type or 'Phone'}: {p.phone}" for p in c.phones]
-    lines += [f"{e.type or 'Email'}: {e.email}" for e in c.emails]
-    for a in c.addresses:
-        parts = [a.street, a.city, a.zip, a.country]
-        address = ", ".join(p for p in parts if p)
-        if address:
-            lines.append(f"{a.type or 'Address'}: {address}")
-    lines += list(c.urls)
-    if c.birthday:
-        lines.append(f"Birthday: {c.birthday}")
-    return "\n".join(lines)
-
-
 def _list(menu: ListMenu) -> Content:
     rows = [r for s in menu.sections for r in s.rows]
-    body = _framed(menu.body, menu.header, menu.footer)
+    body = framed(menu.body, menu.header, menu.footer)
     if len(rows) <= _QUICK_REPLIES_MAX and not any(r.description for r in rows):
         return QuickReplies(body, [Button(r.id, r.title) for r in rows])
     return Cards(
@@ -87,13 +66,13 @@ def _list(menu: ListMenu) -> Content:
 def convert(content: Content) -> Content:
     """``content`` in a form Messenger has (see the module docstring); others unchanged."""
     if isinstance(content, Buttons):
-        body = _framed(content.body, content.header, content.footer)
+        body = framed(content.body, content.header, content.footer)
         if len(content.buttons) <= _BUTTON_TEMPLATE_MAX:
             return Buttons(body, list(content.buttons))
         return QuickReplies(body, list(content.buttons))
     if isinstance(content, UrlButton):
         return UrlButton(
-            body=_framed(content.body, content.header, content.footer),
+            body=framed(content.body, content.header, content.footer),
             text=content.text,
             url=content.url,
         )
@@ -102,5 +81,5 @@ def convert(content: Content) -> Content:
     if isinstance(content, Location):
         return _location(content)
     if isinstance(content, Contacts):
-        return Text("\n\n".join(_contact(c) for c in content.contacts))
+        return contacts_text(content)
     return content

@@ -39,7 +39,6 @@ from ...models.content import (
     Buttons,
     Card,
     Cards,
-    Contact,
     Contacts,
     Content,
     Document,
@@ -51,6 +50,7 @@ from ...models.content import (
     Text,
     UrlButton,
 )
+from .._text import contacts_text, document_text
 from ..adapter import Capability
 
 __all__ = ["CAPABILITIES", "article", "convert", "msgmenu"]
@@ -82,22 +82,6 @@ def article(title: str, description: str | None, url: str | None, picurl: str | 
 def _card(c: Card) -> JSONObject:
     link = c.url or next((b.url for b in c.buttons if isinstance(b, LinkButton)), None)
     return article(c.title, c.subtitle, link, c.image_url)
-
-
-def _contact(c: Contact) -> str:
-    lines = [c.name.formatted_name]
-    if c.organization:
-        lines.append(c.organization)
-    lines += [f"{p.type or 'Phone'}: {p.phone}" for p in c.phones]
-    lines += [f"{e.type or 'Email'}: {e.email}" for e in c.emails]
-    for a in c.addresses:
-        address = ", ".join(p for p in (a.street, a.city, a.zip, a.country) if p)
-        if address:
-            lines.append(f"{a.type or 'Address'}: {address}")
-    lines += list(c.urls)
-    if c.birthday:
-        lines.append(f"Birthday: {c.birthday}")
-    return "\n".join(lines)
 
 
 def _numbered(menu: ListMenu) -> Text:
@@ -141,10 +125,9 @@ def convert(content: Content) -> Content:
     if isinstance(content, Location):
         return _location(content)
     if isinstance(content, Contacts):
-        return Text("\n\n".join(_contact(c) for c in content.contacts))
+        return contacts_text(content)
     if isinstance(content, Document) and content.url is not None:
-        label = content.caption or content.filename
-        return Text(f"{label}\n{content.url}" if label else content.url)
+        return document_text(content) or content
     return content
 
 
