@@ -10,9 +10,20 @@ from .retry import RetryPolicy
 
 
 def call(
-    request: Request, retry: RetryPolicy, map_error: Callable[[Response], PlatformError]
+    request: Request,
+    retry: RetryPolicy,
+    map_error: Callable[[Response], PlatformError],
+    *,
+    failed: Callable[[Response], bool] | None = None,
+    final: Callable[[PlatformError], bool] | None = None,
 ) -> Flow[Response]:
-    """Yield ``request`` until it succeeds or the policy gives up; raise the typed error."""
+    """Yield ``request`` until it succeeds or the policy gives up; raise the typed error.
+
+    A response fails when its status is 400 or more, or when ``failed`` says so (WeChat
+    answers its errors with HTTP 200 and an ``errcode``). An error ``final`` accepts is raised
+    at once, never waited out (LINE's monthly limit, a 409 "retry key accepted", a token
+    the platform refused).
+    """
     attempt = 1
     while True:
         try:
@@ -24,9 +35,11 @@ def call(
             if delay is None:
                 raise
         else:
-            if response.status < 400:
+            if response.status < 400 and (failed is None or not failed(response)):
                 return response
             error = map_error(response)
+            if final is not None and final(error):
+                raise error
             delay = retry.delay(
                 attempt,
                 status=response.status,

@@ -47,12 +47,12 @@ from urllib.parse import urlencode
 
 import attrs
 
+from ..._core.calls import call
 from ..._core.effects import (
     NOW,
     Flow,
     Request,
     Response,
-    Sleep,
     StoreBatch,
     StoreIncr,
     StoreSet,
@@ -66,7 +66,6 @@ from ...exceptions import (
     PlatformError,
     PolicyRejected,
     PolicyViolation,
-    RateLimited,
     ServerError,
     TransportError,
 )
@@ -168,6 +167,12 @@ def _secrets(ch: Line) -> tuple[str, ...]:
     return tuple(s for s in (ch.channel_access_token, ch.channel_secret) if s)
 
 
+def _final(error: PlatformError) -> bool:
+    # The monthly limit is a 429 that waiting does not cure; a 409 "retry key accepted"
+    # means the message went (spec §3, §4).
+    return isinstance(error, PolicyRejected) or error.code == "retry_key_accepted"
+
+
 def line_call(
     req: Request,
     retry: RetryPolicy,
@@ -176,40 +181,11 @@ def line_call(
     *,
     secrets: Sequence[str] = (),
 ) -> Flow[Response]:
-    """Yield ``req`` until it succeeds or the policy gives up; raise the typed error.
-
-    Like :func:`omnimsg.platforms.call`, but the monthly limit (a 429 that waiting does not
-    cure) and a 409 "retry key accepted" are final at once. ``secrets`` (a token, an
-    assertion the request carries) are scrubbed from error messages with the channel's.
-    """
-    secrets = _secrets(ch) + tuple(secrets)
-    attempt = 1
-    while True:
-        try:
-            response: Response = yield req
-        except TransportError as exc:
-            delay = retry.delay(
-                attempt, status=None, idempotent=req.idempotent, connect_failed=exc.retryable
-            )
-            if delay is None:
-                raise
-        else:
-            if response.status < 400:
-                return response
-            error = mapper(response, secrets)
-            if isinstance(error, PolicyRejected) or error.code == "retry_key_accepted":
-                raise error
-            delay = retry.delay(
-                attempt,
-                status=response.status,
-                idempotent=req.idempotent,
-                retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-                rate_limited=isinstance(error, RateLimited),
-            )
-            if delay is None:
-                raise error
-        yield Sleep(delay)
-        attempt += 1
+    """:func:`omnimsg.platforms.call` for LINE: the monthly limit and a 409 "retry key
+    accepted" are final at once. ``secrets`` (a token, an assertion the request carries) are
+    scrubbed from error messages with the channel's."""
+    scrub = _secrets(ch) + tuple(secrets)
+    return call(req, retry, lambda response: mapper(response, scrub), final=_final)
 
 
 def decode(response: Response) -> dict[str, Any]:
