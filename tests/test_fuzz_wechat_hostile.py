@@ -546,3 +546,18 @@ def test_raw_query_bytes() -> None:
         bad = url.replace("signature=", f"signature={spoilt}", 1)
         outcome = check(bad, body, "plaintext", user, [], False, fuzz=False)
         assert outcome.status == 403
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab=&%+2F0x;#?\u00e9 \\", max_size=40))
+def test_the_query_reads_as_parse_qsl_does(tail: str) -> None:
+    """The reader's own query split (a hot path) gives what the standard library gives."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from omnimsg.platforms.wechat.webhooks import _query
+
+    url = "https://bot.example/webhooks/wechat" + tail
+    expected: dict[str, str] = {}
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        expected.setdefault(key, value)
+    assert _query(url) == expected
