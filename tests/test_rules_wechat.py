@@ -94,7 +94,7 @@ def test_unfollowed_is_43004(follow: float | None, unfollow: float | None, refus
 def test_news_has_one_article() -> None:
     assert rules.check_news(1, P) == []
     assert [v.native_code for v in rules.check_news(2, P)] == [45008]
-    assert [v.native_code for v in rules.check_news(0, P)] == [45008]
+    assert [v.native_code for v in rules.check_news(0, P)] == [44003]  # empty news data
 
 
 def test_tags() -> None:
@@ -127,7 +127,7 @@ def test_tags() -> None:
         ("a" * 65, None, False),
         ("", 60, False),
         (5, 2_592_000, True),
-        (5, 2_592_001, False),
+        (5, 2_592_001, True),  # WeChat caps it at 30 days (§10.1, as the simulator)
         (5, 0, False),
         (True, None, False),
     ],
@@ -144,14 +144,14 @@ def test_the_menu() -> None:
     assert rules.check_menu([subs], P) == []
     assert [
         v.native_code for v in rules.check_menu([{"name": "M", "sub_button": [click] * 6}], P)
-    ] == [40027]
+    ] == [40023]  # invalid sub button size (the global table, as the simulator)
     assert [v.native_code for v in rules.check_menu([{**click, "name": "x" * 17}], P)] == [40018]
     sub_ok = {"name": "M", "sub_button": [{**click, "name": "x" * 60}]}
     assert rules.check_menu([sub_ok], P) == []
     sub_long = {"name": "M", "sub_button": [{**click, "name": "x" * 61}]}
-    assert [v.native_code for v in rules.check_menu([sub_long], P)] == [40018]
+    assert [v.native_code for v in rules.check_menu([sub_long], P)] == [40025]
     assert [v.native_code for v in rules.check_menu([{**click, "key": "k" * 129}], P)] == [40019]
-    assert [v.native_code for v in rules.check_menu([{"type": "view", "name": "W"}], P)] == [40055]
+    assert [v.native_code for v in rules.check_menu([{"type": "view", "name": "W"}], P)] == [40020]
     assert [v.native_code for v in rules.check_menu([{"type": "nope", "name": "W"}], P)] == [40017]
 
 

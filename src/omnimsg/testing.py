@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from .platforms import Channel
     from .rules.line import LinePolicy
+    from .rules.wechat import WeChatPolicy
 
 __all__ = [
     "DEFAULT_LINE",
@@ -55,6 +56,7 @@ __all__ = [
     "messenger_channel",
     "messenger_sim_config",
     "wechat_channel",
+    "wechat_policy",
     "wechat_sim_config",
     "whatsapp_channel",
     "whatsapp_sim_config",
@@ -316,8 +318,30 @@ def wechat_channel(config: SimConfig, base_url: str, index: int = 0) -> Channel:
         encoding_aes_key=a.encoding_aes_key,
         mode=a.mode,
         base_url=base_url,
+        policy=wechat_policy(config, index),
     )
     return channel
+
+
+def wechat_policy(config: SimConfig, index: int = 0) -> WeChatPolicy:
+    """The SDK's rule profile for simulated WeChat account ``index``: the newest profile
+    with the account's customer-service windows (``cs_message_count`` sends for
+    ``cs_message_window`` seconds after a message, ``cs_event_*`` after an event, spec §5.1)
+    and its text limit (``text_limit`` bytes, §5.2), so that both refuse the same send."""
+    from .rules import wechat as wechat_rules
+
+    a = config.wechat[index]
+    base = wechat_rules.latest()
+    return attrs.evolve(
+        base,
+        message_window=attrs.evolve(
+            base.message_window, messages=a.cs_message_count, seconds=a.cs_message_window
+        ),
+        event_window=attrs.evolve(
+            base.event_window, messages=a.cs_event_count, seconds=a.cs_event_window
+        ),
+        text_max_bytes=a.text_limit,
+    )
 
 
 # One read per operation, on loopback: a fresh connection costs little, and none is left open

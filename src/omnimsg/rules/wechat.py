@@ -63,6 +63,17 @@ ERRMSG: Mapping[int, str] = MappingProxyType(
         # §8, research §5: WeChat's errmsg for the codes the rules answer with.
         40032: "invalid openid list size",
         40018: "invalid button name size",
+        # The global code table (as public SDKs quote it; §8 lists a few): what the
+        # simulator answers too (tests/test_contract_wechat.py).
+        44003: "empty news data",
+        44004: "empty content",
+        45002: "content size out of limit",
+        47001: "data format error",
+        40020: "invalid button url size",
+        40022: "invalid sub menu level",
+        40024: "invalid sub button type",
+        40025: "invalid sub button name size",
+        40026: "invalid sub button key size",
         43004: "require subscribe",
         45008: "article size out of limit",
         45009: "reach max api daily quota limit",
@@ -73,7 +84,7 @@ ERRMSG: Mapping[int, str] = MappingProxyType(
         45157: "invalid tag name",
         45158: "tag name too long",
         45159: "invalid tag id",
-        40027: "invalid sub_menu button size",
+        40027: "invalid sub button url size",
         40017: "invalid button type",
         40016: "invalid button size",
         40019: "invalid button key size",
@@ -81,7 +92,6 @@ ERRMSG: Mapping[int, str] = MappingProxyType(
         40054: "invalid sub button url domain",
         40055: "invalid button url domain",
         40053: "invalid action info",
-        40009: "invalid scene_id",
         40008: "invalid message type",
     }
 )
@@ -138,6 +148,13 @@ class WeChatPolicy(PolicyProfile):
     message_window: WindowRule = WindowRule(kind="message", messages=5, seconds=48 * _HOUR)
     event_window: WindowRule = WindowRule(kind="event", messages=3, seconds=60.0)
     news_articles_max: int = 1  # §5.2: news in a customer-service message (45008)
+    # §5.2: "measured ≈2048 bytes" (UNVERIFIED officially), the simulator's text_limit (45002)
+    text_max_bytes: int = 2048
+    # §5.2 gives msgmenu's shape only: 1-10 choices, ids <= 64 bytes and unique, texts <= 1024
+    # bytes are UNVERIFIED (the simulator's limits, 47001 beyond)
+    msgmenu_items_max: int = 10
+    msgmenu_id_max_bytes: int = 64
+    msgmenu_content_max_bytes: int = 1024
     tags_max: int = 100  # §7: per account (45056)
     tags_per_user_max: int = 20  # §7, research §5 (WeChat's errcode for it is UNVERIFIED)
     tag_name_max_bytes: int = 30  # §7 (45158)
@@ -244,6 +261,14 @@ def window_state(
     ``follow_at`` / ``unfollow_at`` the newest follow and unfollow.
     """
     last = max((t for t in (message_at, event_at) if t is not None), default=None)
+    if unfollow_at is not None and not _unfollowed(follow_at, unfollow_at):
+        # Followed again: an unfollow ends the windows opened before it (§10.4: the
+        # window is per follower; 45015 "or subscription is canceled", §5.1), as the
+        # simulator clears them. The re-follow itself (at or after the unfollow) counts.
+        if message_at is not None and message_at <= unfollow_at:
+            message_at = None
+        if event_at is not None and event_at < unfollow_at:
+            event_at = None
     if _unfollowed(follow_at, unfollow_at):
         return WindowState(
             kind=None,
@@ -307,9 +332,16 @@ def window_state(
 
 
 def check_news(articles: int, policy: WeChatPolicy) -> list[Violation]:
-    """A news message's article count (§5.2: one article, 45008 beyond)."""
+    """A news message's article count (§5.2: one article, 45008 beyond; none is WeChat's
+    ``44003 empty news data``, as the simulator answers)."""
     if 1 <= articles <= policy.news_articles_max:
         return []
+    if articles < 1:
+        return [
+            _violation(
+                "wechat.news.empty", 44003, "empty news data: a news message needs an article"
+            )
+        ]
     return [
         _violation(
             "wechat.news.articles",
@@ -325,13 +357,19 @@ def check_news(articles: int, policy: WeChatPolicy) -> list[Violation]:
 
 
 def _bytes(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def check_tag_name(name: str, policy: WeChatPolicy) -> list[Violation]:
-    """A tag's name: 1 to 30 bytes of UTF-8 (45158 beyond, 45157 when empty)."""
-    if not isinstance(name, str) or not name.strip():
-        return [_violation("wechat.tags.name", 45157, "invalid tag name: give a non-empty name")]
+    """A tag's name: 1 to 30 bytes of UTF-8 (45158 beyond, 45157 when empty, blank or with
+    control characters; in the simulator's order: the length is checked first)."""
+    bad = _violation(
+        "wechat.tags.name",
+        45157,
+        "invalid tag name: give a non-empty name without control characters",
+    )
+    if not isinstance(name, str) or not name:
+        return [bad]
     if _bytes(name) > policy.tag_name_max_bytes:
         return [
             _violation(
@@ -341,6 +379,8 @@ def check_tag_name(name: str, policy: WeChatPolicy) -> list[Violation]:
                 f"(a Chinese character is 3), {name!r} has {_bytes(name)}",
             )
         ]
+    if not name.strip() or any(ord(ch) < 0x20 for ch in name):
+        return [bad]
     return []
 
 
@@ -406,13 +446,16 @@ def check_users_batch(openids: Sequence[str], policy: WeChatPolicy) -> list[Viol
 
 
 def check_qr(scene: int | str, expire_seconds: int | None, policy: WeChatPolicy) -> list[Violation]:
-    """A parametric QR code: temporary when ``expire_seconds`` is given (up to 30 days),
-    permanent otherwise; an integer scene (temporary: 32-bit non-zero, permanent:
-    1..100000) or a string of 1 to 64 characters."""
+    """A parametric QR code: temporary when ``expire_seconds`` is given, permanent otherwise;
+    an integer scene (temporary: 32-bit non-zero, permanent: 1..100000) or a string of 1 to
+    64 characters (§10.1). A wrong scene is ``40053 invalid action info`` and an
+    ``expire_seconds`` that is not a positive integer ``47001``, as the simulator answers;
+    one above 30 days is not refused: WeChat caps it (§10.1 "max 2,592,000"; the answer's
+    ``expire_seconds`` says so)."""
     found: list[Violation] = []
     permanent = expire_seconds is None
     if isinstance(scene, bool) or not isinstance(scene, int | str):
-        found.append(_violation("wechat.qr.scene", 40009, "the scene is an int or a str"))
+        found.append(_violation("wechat.qr.scene", 40053, "the scene is an int or a str"))
     elif isinstance(scene, int):
         top = policy.qr_permanent_scene_max if permanent else policy.qr_temporary_scene_max
         if not 1 <= scene <= top:
@@ -420,53 +463,35 @@ def check_qr(scene: int | str, expire_seconds: int | None, policy: WeChatPolicy)
             found.append(
                 _violation(
                     "wechat.qr.scene",
-                    40009,
-                    f"invalid scene_id: a {kind} QR code's scene_id is 1 to {top}, not {scene}"
-                    + (" (use a string scene for more)" if permanent else ""),
+                    40053,
+                    f"invalid action info: a {kind} QR code's scene_id is 1 to {top}, not "
+                    f"{scene}" + (" (use a string scene for more)" if permanent else ""),
                 )
             )
-    elif not 1 <= len(scene) <= policy.qr_scene_str_max:
-        found.append(
-            _violation(
-                "wechat.qr.scene",
-                40009,
-                f"invalid scene_str: 1 to {policy.qr_scene_str_max} characters, not {len(scene)}",
-            )
-        )
-    if not permanent and (
-        type(expire_seconds) is not int or not 1 <= expire_seconds <= policy.qr_expire_max
+    elif not 1 <= len(scene) <= policy.qr_scene_str_max or any(
+        ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF for ch in scene
     ):
         found.append(
             _violation(
-                "wechat.qr.expire",
+                "wechat.qr.scene",
                 40053,
-                f"invalid action info: a temporary QR code lives 1 to {policy.qr_expire_max} "
-                f"seconds (30 days), not {expire_seconds!r}",
+                f"invalid action info: a scene_str is 1 to {policy.qr_scene_str_max} "
+                f"characters without control characters, not {len(scene)}",
+            )
+        )
+    if not permanent and (type(expire_seconds) is not int or expire_seconds < 1):
+        found.append(
+            _violation(
+                "wechat.qr.expire",
+                47001,
+                "data format error: a temporary QR code's expire_seconds is a positive "
+                f"integer (up to {policy.qr_expire_max}, 30 days), not {expire_seconds!r}",
             )
         )
     return found
 
 
 # --- the custom menu (§10.3) -------------------------------------------------------------------
-
-_MENU_TYPES = frozenset(
-    {
-        "click",
-        "view",
-        "scancode_push",
-        "scancode_waitmsg",
-        "pic_sysphoto",
-        "pic_photo_or_album",
-        "pic_weixin",
-        "location_select",
-        "media_id",
-        "article_id",
-        "article_view_limited",
-        "view_limited",
-        "miniprogram",
-    }
-)
-
 
 _KEYED = frozenset(
     {
@@ -479,74 +504,102 @@ _KEYED = frozenset(
         "location_select",
     }
 )
+# §10.3's button types (the simulator's too; the newer article_id types are not in the spec).
+_MENU_TYPES = frozenset({*_KEYED, "view", "media_id", "view_limited", "miniprogram"})
+
+# (top, sub) codes and wordings of the global code table, as the simulator answers them
+# (only 40018 is in spec §8; tests/test_contract_wechat.py).
+_SIZE = ((40016, "invalid button size"), (40023, "invalid sub button size"))
+_TYPE = ((40017, "invalid button type"), (40024, "invalid sub button type"))
+_NAME = ((40018, "invalid button name size"), (40025, "invalid sub button name size"))
+_KEY = ((40019, "invalid button key size"), (40026, "invalid sub button key size"))
+_URL = ((40020, "invalid button url size"), (40027, "invalid sub button url size"))
+_DOMAIN = ((40055, "invalid button url domain"), (40054, "invalid sub button url domain"))
 
 
-def _check_button(b: Any, top: bool, policy: WeChatPolicy, where: str) -> list[Violation]:
-    if not isinstance(b, Mapping):
-        return [
-            _violation("wechat.menu.button", 40016, f"invalid button size: {where} is no object")
-        ]
-    found: list[Violation] = []
+class _MenuError(Exception):
+    def __init__(self, violation: Violation) -> None:
+        self.violation = violation
+
+
+def _menu_refusal(rule: str, code: int, message: str) -> _MenuError:
+    return _MenuError(_violation(f"wechat.menu.{rule}", code, message))
+
+
+def _pair(
+    rule: str, pair: tuple[tuple[int, str], tuple[int, str]], sub: bool, detail: str
+) -> _MenuError:
+    code, title = pair[1] if sub else pair[0]
+    return _menu_refusal(rule, code, f"{title}: {detail}")
+
+
+def _name_of(b: Mapping[str, Any], sub: bool, policy: WeChatPolicy, where: str) -> None:
     name = b.get("name")
-    limit = policy.menu_name_max_bytes if top else policy.menu_sub_name_max_bytes
+    limit = policy.menu_sub_name_max_bytes if sub else policy.menu_name_max_bytes
     if not isinstance(name, str) or not name or _bytes(name) > limit:
-        found.append(
-            _violation(
-                "wechat.menu.name",
-                40018,
-                f"invalid button name size: {where}'s name is 1 to {limit} bytes of UTF-8, "
-                f"got {name!r}",
-            )
-        )
-    subs = b.get("sub_button")
-    if top and subs:
-        if not isinstance(subs, list) or len(subs) > policy.menu_sub_buttons_max:
-            found.append(
-                _violation(
-                    "wechat.menu.sub_buttons",
-                    40027,
-                    f"invalid sub_menu button size: {where} has 1 to "
-                    f"{policy.menu_sub_buttons_max} sub-buttons",
-                )
-            )
-        else:
-            for j, sub in enumerate(subs):
-                found += _check_button(sub, False, policy, f"{where}.sub_button[{j}]")
-        return found
+        raise _pair("name", _NAME, sub, f"{where}'s name is 1 to {limit} bytes, got {name!r}")
+
+
+def _leaf(b: Any, sub: bool, policy: WeChatPolicy, where: str) -> None:
+    if not isinstance(b, Mapping):
+        raise _menu_refusal("button", 47001, f"data format error: {where} is no object")
+    if sub and b.get("sub_button"):
+        raise _menu_refusal("level", 40022, f"invalid sub menu level: {where} has sub-buttons")
+    _name_of(b, sub, policy, where)
     kind = b.get("type")
-    if kind not in _MENU_TYPES:
-        found.append(
-            _violation("wechat.menu.type", 40017, f"invalid button type: {where} has {kind!r}")
-        )
-        return found
-    key = b.get("key")
-    if kind in _KEYED and (
-        not isinstance(key, str) or not key or _bytes(key) > policy.menu_key_max_bytes
-    ):
-        found.append(
-            _violation(
-                "wechat.menu.key",
-                40019,
-                f"invalid button key size: {where}'s key is 1 to {policy.menu_key_max_bytes} bytes",
+    if not isinstance(kind, str) or kind not in _MENU_TYPES:
+        raise _pair("type", _TYPE, sub, f"{where} has {kind!r}")
+    if kind in _KEYED:
+        key = b.get("key")
+        if not isinstance(key, str) or not key or _bytes(key) > policy.menu_key_max_bytes:
+            raise _pair(
+                "key", _KEY, sub, f"{where}'s key is 1 to {policy.menu_key_max_bytes} bytes"
             )
-        )
-    url = b.get("url")
-    if kind in ("view", "miniprogram") and (
-        not isinstance(url, str) or not url or _bytes(url) > policy.menu_url_max_bytes
-    ):
-        found.append(
-            _violation(
-                "wechat.menu.url",
-                40055,
-                f"invalid button url: {where}'s url is 1 to {policy.menu_url_max_bytes} bytes",
+    elif kind in ("view", "miniprogram"):
+        url = b.get("url")
+        if not isinstance(url, str) or not url or _bytes(url) > policy.menu_url_max_bytes:
+            raise _pair(
+                "url", _URL, sub, f"{where}'s url is 1 to {policy.menu_url_max_bytes} bytes"
             )
+        if not url.lower().startswith(("http://", "https://")) or any(
+            ch.isspace() or ord(ch) < 0x20 for ch in url
+        ):
+            raise _pair("url", _DOMAIN, sub, f"{where}'s url is an http(s) URL, got {url!r}")
+        if kind == "miniprogram":
+            if not isinstance(b.get("appid"), str) or not b["appid"]:
+                raise _menu_refusal("appid", 40013, f"invalid appid: {where} needs its appid")
+            if not isinstance(b.get("pagepath"), str) or not b["pagepath"]:
+                raise _menu_refusal("pagepath", 47001, f"data format error: {where}'s pagepath")
+    else:  # media_id, view_limited
+        if not isinstance(b.get("media_id"), str) or not b["media_id"]:
+            raise _menu_refusal("media_id", 40007, f"invalid media_id: {where} needs a media_id")
+
+
+def _top(b: Any, policy: WeChatPolicy, where: str) -> None:
+    if not isinstance(b, Mapping):
+        raise _menu_refusal("button", 47001, f"data format error: {where} is no object")
+    subs = b.get("sub_button")
+    if subs is not None and not isinstance(subs, list | tuple):
+        raise _menu_refusal("button", 47001, f"data format error: {where}'s sub_button")
+    if not subs:
+        _leaf(b, False, policy, where)
+        return
+    _name_of(b, False, policy, where)
+    if len(subs) > policy.menu_sub_buttons_max:
+        raise _pair(
+            "sub_buttons",
+            _SIZE,
+            True,
+            f"{where} has 1 to {policy.menu_sub_buttons_max} sub-buttons, not {len(subs)}",
         )
-    return found
+    for j, sub in enumerate(subs):
+        _leaf(sub, True, policy, f"{where}.sub_button[{j}]")
 
 
 def check_menu(buttons: Sequence[Any], policy: WeChatPolicy) -> list[Violation]:
     """A custom menu's ``button`` list (§10.3): 1-3 top buttons, each with 1-5 sub-buttons or
-    an action of its own; name, key and url byte limits."""
+    an action of its own; name, key and url byte limits. The first refusal, with the code
+    of the global table the simulator answers (a top button's and a sub-button's differ)."""
     if not isinstance(buttons, list | tuple) or not 1 <= len(buttons) <= policy.menu_buttons_max:
         count = len(buttons) if isinstance(buttons, list | tuple) else buttons
         return [
@@ -557,10 +610,12 @@ def check_menu(buttons: Sequence[Any], policy: WeChatPolicy) -> list[Violation]:
                 f"not {count}",
             )
         ]
-    found: list[Violation] = []
-    for i, b in enumerate(buttons):
-        found += _check_button(b, True, policy, f"button[{i}]")
-    return found
+    try:
+        for i, b in enumerate(buttons):
+            _top(b, policy, f"button[{i}]")
+    except _MenuError as exc:
+        return [exc.violation]
+    return []
 
 
 # --- daily quotas (§9) -------------------------------------------------------------------------

@@ -120,12 +120,56 @@ def body_violations(body: JSONObject, policy: rules.WeChatPolicy) -> list[Violat
     if msgtype == "news":
         articles = obj.get("articles")
         return rules.check_news(len(articles) if isinstance(articles, list) else 0, policy)
-    if msgtype == "text" and not (isinstance(obj.get("content"), str) and obj["content"]):
-        return [_v("wechat.text.empty", "a text message needs a non-empty content", 44003)]
+    if msgtype == "text":
+        content = obj.get("content")
+        # WeChat's 44004 "empty content" (the global table; the simulator's answer).
+        if not (isinstance(content, str) and content):
+            return [_v("wechat.text.empty", "a text message needs a non-empty content", 44004)]
+        size = len(content.encode("utf-8", "surrogatepass"))
+        if size > policy.text_max_bytes:  # §5.2: measured 2048 bytes (UNVERIFIED)
+            return [
+                _v(
+                    "wechat.text.length",
+                    f"content size out of limit: a customer-service text is at most "
+                    f"{policy.text_max_bytes} bytes of UTF-8 (a Chinese character is 3), this "
+                    f"one {size}; split it",
+                    45002,
+                )
+            ]
     if msgtype == "msgmenu":
-        items = obj.get("list")
-        if not isinstance(items, list) or not items:
-            return [_v("wechat.msgmenu.list", "a msgmenu needs at least one choice")]
+        return _msgmenu(obj, policy)
+    return []
+
+
+def _msgmenu(obj: JSONObject, policy: rules.WeChatPolicy) -> list[Violation]:
+    """§5.2 gives only the shape: ``list`` of ``{"id", "content"}``; the numbers are the
+    simulator's (UNVERIFIED): 1-10 choices, unique ids of <= 64 bytes, texts <= 1024 bytes;
+    WeChat's ``47001 data format error`` otherwise."""
+
+    def bad(why: str) -> list[Violation]:
+        return [_v("wechat.msgmenu.list", f"data format error: {why}", 47001)]
+
+    for key in ("head_content", "tail_content"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            return bad(f"the msgmenu's {key} is a string")
+    items = obj.get("list")
+    if not isinstance(items, list) or not 1 <= len(items) <= policy.msgmenu_items_max:
+        return bad(f"a msgmenu has 1 to {policy.msgmenu_items_max} choices")
+    seen: set[str] = set()
+    for item in items:
+        ident = item.get("id") if isinstance(item, dict) else None
+        content = item.get("content") if isinstance(item, dict) else None
+        if not (isinstance(ident, str) and ident and isinstance(content, str) and content):
+            return bad("each msgmenu choice has a non-empty id and content")
+        if ident in seen:
+            return bad(f"the msgmenu choice id {ident!r} is given twice")
+        if len(ident.encode("utf-8", "surrogatepass")) > policy.msgmenu_id_max_bytes:
+            return bad(f"a msgmenu choice id is at most {policy.msgmenu_id_max_bytes} bytes")
+        if len(content.encode("utf-8", "surrogatepass")) > policy.msgmenu_content_max_bytes:
+            return bad(
+                f"a msgmenu choice is at most {policy.msgmenu_content_max_bytes} bytes of text"
+            )
+        seen.add(ident)
     return []
 
 
