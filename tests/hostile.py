@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 import httpx
-from hypothesis import event
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
 from omnimsg import Address, Client, Event, OmniMsgError, Text
@@ -321,21 +321,27 @@ def odd_case(name: str, pattern: list[bool]) -> str:
 
 
 @st.composite
-def signed_headers(
-    draw: Callable[..., Any], secret: str, body: bytes, *, lenient: bool = False
+def header_shapes(
+    draw: Callable[..., Any],
+    header: str,
+    sig: str,
+    spoilt: Sequence[str],
+    *,
+    exact: Sequence[str],
+    host: bool,
+    junk_prefix: bytes = b"",
+    foreign: Sequence[object] = (),
 ) -> tuple[object, bool]:
-    """``(headers, valid)``: the signature of ``body`` in some framework's shape, or spoilt.
-
-    ``lenient`` adds the shapes WhatsApp's fuzz tries on top: a Host header beside the
-    signature, a line break after ``sha256=``, and the spoilt signatures Meta's check
-    tolerates (upper-case hex, trailing white space).
-    """
-    sig = sign_hub_sha256(secret, body)
-    name = odd_case("x-hub-signature-256", draw(st.lists(st.booleans(), min_size=1, max_size=5)))
+    """``(headers, valid)``: the signature ``sig`` in the ``header`` of some framework's shape
+    (a dict under each of the ``exact`` names, or an odd-cased name in a dict, a list of pairs,
+    ASGI bytes, ``httpx.Headers``; with ``host``, a Host header beside it), or one of the
+    ``spoilt`` values in such a shape, a non-UTF-8 value (after ``junk_prefix``) or name,
+    one of the ``foreign`` headers, or none."""
+    name = odd_case(header, draw(st.lists(st.booleans(), min_size=1, max_size=5)))
     valid_shapes: list[object] = [
-        {"X-Hub-Signature-256": sig},
+        *({named: sig} for named in exact),
         {name: sig},
-        *([{"Host": "app", name: sig}] if lenient else []),
+        *([{"Host": "app", name: sig}] if host else []),
         [(name, sig)],
         [(b"host", b"app"), (name.encode(), sig.encode())],  # ASGI scope["headers"]
         httpx.Headers({name: sig}),
@@ -343,33 +349,60 @@ def signed_headers(
     ]
     if draw(st.integers(0, 2)):
         return draw(st.sampled_from(valid_shapes)), True
-    spoilt = draw(
-        st.sampled_from(
-            [
-                sig[:20] + "\r\n" + sig[20:],
-                sig[:-2] + "\r\nX-Injected: 1",
-                *(["sha256=\r\n" + sig[7:]] if lenient else []),
-                sig[:-1] + "\ud800",
-                sig[:-1],
-                "sha1=" + sig[7:],
-                "",
-                "sha256=",
-                # tolerated: upper-case hex, trailing white space
-                *([sig.upper(), sig + "\r\n"] if lenient else []),
-            ]
-        )
-    )
-    raw = spoilt.encode("utf-8", "surrogatepass")
+    value = draw(st.sampled_from(list(spoilt)))
+    raw = value.encode("utf-8", "surrogatepass")
     shapes: list[object] = [
-        {"X-Hub-Signature-256": spoilt},
+        {exact[0]: value},
         [(name.encode(), raw)],
         [(name.encode(), raw + b"\xff")],
         [(name.encode() + b"\xff", sig.encode())],  # a different (non-UTF-8) header name
-        [(b"x-hub-signature-256", b"sha256=" + bytes(range(128, 192)))],
+        [(header.encode(), junk_prefix + bytes(range(128, 192)))],
+        *foreign,
         {},
         [],
     ]
     return draw(st.sampled_from(shapes)), False
+
+
+def signed_headers(
+    secret: str, body: bytes, *, lenient: bool = False
+) -> st.SearchStrategy[tuple[object, bool]]:
+    """``(headers, valid)``: the signature of ``body`` in some framework's shape, or spoilt.
+
+    ``lenient`` adds the shapes WhatsApp's fuzz tries on top: a Host header beside the
+    signature, a line break after ``sha256=``, and the spoilt signatures Meta's check
+    tolerates (upper-case hex, trailing white space).
+    """
+    sig = sign_hub_sha256(secret, body)
+    spoilt = [
+        sig[:20] + "\r\n" + sig[20:],
+        sig[:-2] + "\r\nX-Injected: 1",
+        *(["sha256=\r\n" + sig[7:]] if lenient else []),
+        sig[:-1] + "\ud800",
+        sig[:-1],
+        "sha1=" + sig[7:],
+        "",
+        "sha256=",
+        # tolerated: upper-case hex, trailing white space
+        *([sig.upper(), sig + "\r\n"] if lenient else []),
+    ]
+    return header_shapes(
+        "x-hub-signature-256",
+        sig,
+        spoilt,
+        exact=["X-Hub-Signature-256"],
+        host=lenient,
+        junk_prefix=b"sha256=",
+    )
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """The signed-webhook fuzz's settings: ``max_examples`` each, no deadline, large bodies."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 @attrs.frozen

@@ -22,13 +22,22 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from hostile import ALLOWED, Drawn, fill_in, json_strings, junk, nested, odd_case, strings
+from hostile import (
+    ALLOWED,
+    Drawn,
+    fill_in,
+    fuzz_settings,
+    header_shapes,
+    json_strings,
+    junk,
+    nested,
+    strings,
+)
 from omnimsg import (
     Client,
     Event,
@@ -322,59 +331,33 @@ def _check(
     )
 
 
-@st.composite
-def line_headers(draw: Callable[..., Any], body: bytes) -> tuple[object, bool]:
+def line_headers(body: bytes) -> st.SearchStrategy[tuple[object, bool]]:
     """``(headers, valid)``: the signature of ``body`` in some framework's shape, or spoilt."""
     sig = sign_line(SECRET, body)
-    name = odd_case("x-line-signature", draw(st.lists(st.booleans(), min_size=1, max_size=5)))
-    valid_shapes: list[object] = [
-        {"x-line-signature": sig},
-        {"X-Line-Signature": sig},
-        {name: sig},
-        {"Host": "app", name: sig},
-        [(name, sig)],
-        [(b"host", b"app"), (name.encode(), sig.encode())],  # ASGI scope["headers"]
-        httpx.Headers({name: sig}),
-        {name.encode(): sig.encode()},
+    spoilt = [
+        sig[:20] + "\r\n" + sig[20:],
+        sig[:-2] + "\r\nX-Injected: 1",
+        sig + "\r\n",
+        " " + sig,
+        sig[:-1] + "\ud800",
+        sig[:-1],
+        sig.swapcase(),
+        "sha256=" + sig,
+        "",
+        "\\" * 44,
+        ".*",
     ]
-    if draw(st.integers(0, 2)):
-        return draw(st.sampled_from(valid_shapes)), True
-    spoilt = draw(
-        st.sampled_from(
-            [
-                sig[:20] + "\r\n" + sig[20:],
-                sig[:-2] + "\r\nX-Injected: 1",
-                sig + "\r\n",
-                " " + sig,
-                sig[:-1] + "\ud800",
-                sig[:-1],
-                sig.swapcase(),
-                "sha256=" + sig,
-                "",
-                "\\" * 44,
-                ".*",
-            ]
-        )
+    return header_shapes(
+        "x-line-signature",
+        sig,
+        spoilt,
+        exact=["x-line-signature", "X-Line-Signature"],
+        host=True,
+        foreign=[{"X-Hub-Signature-256": "sha256=" + sig}],  # Meta's header is not LINE's
     )
-    raw = spoilt.encode("utf-8", "surrogatepass")
-    shapes: list[object] = [
-        {"x-line-signature": spoilt},
-        [(name.encode(), raw)],
-        [(name.encode(), raw + b"\xff")],
-        [(name.encode() + b"\xff", sig.encode())],  # a different (non-UTF-8) header name
-        [(b"x-line-signature", bytes(range(128, 192)))],
-        {"X-Hub-Signature-256": "sha256=" + sig},  # Meta's header is not LINE's
-        {},
-        [],
-    ]
-    return draw(st.sampled_from(shapes)), False
 
 
-FUZZ = settings(
-    max_examples=400,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(400)
 
 
 @FUZZ

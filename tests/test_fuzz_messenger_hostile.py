@@ -21,13 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hostile import (
     Drawn,
     SignedFuzz,
     fill_in,
+    fuzz_settings,
     json_strings,
     junk,
     nested,
@@ -250,11 +251,7 @@ SIGNED = SignedFuzz(
 _check = SIGNED.check
 
 
-FUZZ = settings(
-    max_examples=400,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(400)
 
 
 @FUZZ

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hostile import Drawn, SignedFuzz, fill_in, junk, nested, signed_headers, strings
+from hostile import Drawn, SignedFuzz, fill_in, fuzz_settings, junk, nested, signed_headers, strings
 from omnimsg import (
     Client,
     Event,
@@ -193,11 +193,7 @@ SIGNED = SignedFuzz(
 _check = SIGNED.check
 
 
-FUZZ = settings(
-    max_examples=500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(500)
 
 
 @FUZZ

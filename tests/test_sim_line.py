@@ -25,6 +25,7 @@ from omnimsg.testing import DEFAULT_LINE, ServerThread, line_channel, line_sim_c
 from omnimsg_sim import InProcessSimulator, parse_config
 from omnimsg_sim.platforms.line.richmenu import sample_png
 from omnimsg_sim.platforms.line.sim import LineDelivery, sign
+from simctl import Harness
 
 BOT = DEFAULT_LINE["bot_user_id"]
 TOKEN = DEFAULT_LINE["channel_access_token"]
@@ -44,24 +45,14 @@ def text(t: str = "hi") -> dict[str, Any]:
     return {"type": "text", "text": t}
 
 
-class Sim:
+class Sim(Harness):
     """An in-process simulator of one LINE account; webhooks to the sink (or ``app``)."""
 
     def __init__(self, app: httpx.BaseTransport | None = None, **overrides: Any) -> None:
         overrides.setdefault("webhook_url", "/_sim/sink")
-        self.config = line_sim_config(**overrides)
-        self.sim = InProcessSimulator(self.config, webhook_transport=app)
-        self.http = httpx.Client(transport=self.sim.transport(), base_url=self.sim.base_url)
+        super().__init__("line", ADA, line_sim_config(**overrides), app)
 
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        return self.sim.control(method, path, body)
-
-    def does(self, user: str = ADA, **action: Any) -> Any:
-        """A user acts (``text="hi"`` by default); the answer of ``/_sim/inbound``."""
-        spec = {"platform": "line", "user": user, **(action or {"text": "hi"})}
-        answer = self.control("POST", "/_sim/inbound", spec)
-        assert "error" not in answer, answer
-        return answer
+    does = Harness.act
 
     def refused(self, user: str = ADA, **action: Any) -> str:
         spec = {"platform": "line", "user": user, **action}
@@ -70,9 +61,6 @@ class Sim:
         assert "error" in answer, answer
         assert self.control("GET", "/_sim/state") == before
         return str(answer["error"]["message"])
-
-    def advance(self, seconds: float) -> list[dict[str, Any]]:
-        return list(self.control("POST", "/_sim/clock/advance", {"seconds": seconds})["delivered"])
 
     def post(
         self, path: str, body: Any, *, headers: dict[str, str] | None = None
@@ -109,10 +97,6 @@ class Sim:
     def outbox(self, **filters: str) -> list[dict[str, Any]]:
         query = "&".join(f"{k}={v}" for k, v in {"platform": "line", **filters}.items())
         return list(self.control("GET", f"/_sim/outbox?{query}")["messages"])
-
-    def close(self) -> None:
-        self.http.close()
-        self.sim.close()
 
 
 @pytest.fixture

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from omnimsg.testing import DEFAULT_LINE, line_sim_config
 from omnimsg_sim import InProcessSimulator
 from omnimsg_sim.config import LineAccount
-from omnimsg_sim.effects import SimFlow, SimRequest, SimResponse
+from omnimsg_sim.effects import SimRequest, SimResponse
 from omnimsg_sim.platforms.line import oauth
 from omnimsg_sim.platforms.line.oauth import JWT_BEARER, Tokens
+from simctl import run
 from test_sim_line_richmenu import ServerThread
 
 BOT_A, BOT_B = "U" + "a" * 32, "U" + "b" * 32
@@ -35,16 +36,6 @@ B = LineAccount(
 )
 FORM = "application/x-www-form-urlencoded"
 DAY = 86_400
-
-
-def run(flow: SimFlow[SimResponse] | None) -> SimResponse:
-    assert flow is not None
-    try:
-        effect = next(flow)
-    except StopIteration as stop:
-        answer: SimResponse = stop.value
-        return answer
-    raise AssertionError(f"unexpected effect {effect!r}")
 
 
 def jwt(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:

@@ -24,26 +24,16 @@ from hostile import hostile_json, spoiled
 from omnimsg.testing import DEFAULT_LINE, line_sim_config
 from omnimsg_sim import InProcessSimulator
 from omnimsg_sim.app import Simulator
-from omnimsg_sim.effects import SimFlow, SimRequest, SimResponse
+from omnimsg_sim.effects import SimRequest, SimResponse
 from omnimsg_sim.platforms.line import richmenu
 from omnimsg_sim.platforms.line.richmenu import RichMenus, graphemes, image_size, sample_png
+from simctl import run
 
 BOT = "U" + "b" * 32
 ADA = "U" + "a" * 32
 ALAN = "U" + "c" * 32
 STRANGER = "U" + "d" * 32  # well-formed, not a friend
 PNG = sample_png()
-
-
-def run(flow: SimFlow[SimResponse] | None) -> SimResponse:
-    """Drive a flow that needs no effect to its answer."""
-    assert flow is not None
-    try:
-        effect = next(flow)
-    except StopIteration as stop:
-        answer: SimResponse = stop.value
-        return answer
-    raise AssertionError(f"unexpected effect {effect!r}")
 
 
 class Menus:

@@ -23,6 +23,7 @@ from omnimsg import ConfigurationError
 from omnimsg.testing import DEFAULT_MESSENGER, DEFAULT_WHATSAPP, messenger_sim_config
 from omnimsg_sim import InProcessSimulator, parse_config
 from omnimsg_sim.cli import main as cli
+from simctl import Harness
 
 PAGE = DEFAULT_MESSENGER["page_id"]
 TOKEN = DEFAULT_MESSENGER["page_access_token"]
@@ -34,26 +35,14 @@ PAGE_INBOX = "263902037430900"
 HOUR, DAY = 3600, 86400
 
 
-class Sim:
+class Sim(Harness):
     """An in-process simulator of one Page, its webhooks kept by the sink, and raw HTTP."""
 
     def __init__(self, app: httpx.BaseTransport | None = None, **overrides: Any) -> None:
         overrides.setdefault("webhook_url", "/_sim/sink")
-        self.sim = InProcessSimulator(messenger_sim_config(**overrides), webhook_transport=app)
-        self.http = httpx.Client(transport=self.sim.transport(), base_url=self.sim.base_url)
+        super().__init__("messenger", ADA, messenger_sim_config(**overrides), app)
 
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        return self.sim.control(method, path, body)
-
-    def says(self, user: str = ADA, **action: Any) -> Any:
-        """A customer acts (``text="hi"`` by default); the answer of ``/_sim/inbound``."""
-        spec = {"platform": "messenger", "user": user, **(action or {"text": "hi"})}
-        answer = self.control("POST", "/_sim/inbound", spec)
-        assert "error" not in answer, answer
-        return answer
-
-    def advance(self, seconds: float) -> list[dict[str, Any]]:
-        return list(self.control("POST", "/_sim/clock/advance", {"seconds": seconds})["delivered"])
+    says = Harness.act
 
     def send(self, body: dict[str, Any], *, token: str | None = TOKEN) -> httpx.Response:
         query = {} if token is None else {"access_token": token}
@@ -84,10 +73,6 @@ class Sim:
 
     def state(self) -> dict[str, Any]:
         return dict(self.control("GET", "/_sim/state")["messenger"][PAGE])
-
-    def close(self) -> None:
-        self.http.close()
-        self.sim.close()
 
 
 @pytest.fixture

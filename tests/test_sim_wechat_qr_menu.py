@@ -21,10 +21,11 @@ from hostile import hostile_json, spoiled
 from omnimsg.testing import DEFAULT_WECHAT, wechat_sim_config
 from omnimsg_sim import InProcessSimulator
 from omnimsg_sim.config import WeChatAccount
-from omnimsg_sim.effects import SimFlow, SimRequest, SimResponse
+from omnimsg_sim.effects import SimRequest, SimResponse
 from omnimsg_sim.platforms.wechat import menu as menu_module
 from omnimsg_sim.platforms.wechat.menu import Menu
 from omnimsg_sim.platforms.wechat.qrcode import QrCodes
+from simctl import run
 
 ACCOUNT = WeChatAccount(
     account_id="gh_aaaaaaaaaaaa", app_id="wxaaaaaaaaaaaaaaaa", app_secret="s", token="t"
@@ -33,16 +34,6 @@ OTHER = WeChatAccount(
     account_id="gh_bbbbbbbbbbbb", app_id="wxbbbbbbbbbbbbbbbb", app_secret="s", token="t"
 )
 START = 1_772_442_000.0
-
-
-def run(flow: SimFlow[SimResponse] | None) -> SimResponse:
-    assert flow is not None
-    try:
-        effect = next(flow)
-    except StopIteration as stop:
-        answer: SimResponse = stop.value
-        return answer
-    raise AssertionError(f"unexpected effect {effect!r}")
 
 
 def decode(r: SimResponse) -> dict[str, Any]:

@@ -19,10 +19,11 @@ from hostile import hostile_json, spoiled
 from omnimsg.testing import DEFAULT_WECHAT, wechat_sim_config
 from omnimsg_sim import InProcessSimulator
 from omnimsg_sim.config import WeChatAccount, WeChatCustomer
-from omnimsg_sim.effects import SimFlow, SimRequest, SimResponse
+from omnimsg_sim.effects import SimRequest
 from omnimsg_sim.platforms.wechat import tags as tags_module
 from omnimsg_sim.platforms.wechat import users
 from omnimsg_sim.platforms.wechat.tags import Tags
+from simctl import run
 
 ACCOUNT = WeChatAccount(
     account_id="gh_aaaaaaaaaaaa", app_id="wxaaaaaaaaaaaaaaaa", app_secret="s", token="t"
@@ -43,16 +44,6 @@ class Record:
     subscribe_scene: str = "ADD_SCENE_QR_CODE"
     qr_scene: int = 0
     qr_scene_str: str = ""
-
-
-def run(flow: SimFlow[SimResponse] | None) -> SimResponse:
-    assert flow is not None
-    try:
-        effect = next(flow)
-    except StopIteration as stop:
-        answer: SimResponse = stop.value
-        return answer
-    raise AssertionError(f"unexpected effect {effect!r}")
 
 
 class Account:

@@ -20,9 +20,10 @@ from hostile import hostile_json, spoiled
 from omnimsg.testing import DEFAULT_WECHAT, wechat_sim_config
 from omnimsg_sim import InProcessSimulator
 from omnimsg_sim.config import WeChatAccount
-from omnimsg_sim.effects import SimFlow, SimRequest, SimResponse
+from omnimsg_sim.effects import SimRequest
 from omnimsg_sim.platforms.wechat import tokens as tokens_module
 from omnimsg_sim.platforms.wechat.tokens import Quota, Tokens, caller_ip
+from simctl import run
 
 A = WeChatAccount(
     account_id="gh_aaaaaaaaaaaa", app_id="wxaaaaaaaaaaaaaaaa", app_secret="secret-a", token="tok"
@@ -32,16 +33,6 @@ B = WeChatAccount(
 )
 START = 1_772_442_000.0  # 2026-03-02 08:20 UTC
 TTL, GRACE = 7200, 300
-
-
-def run(flow: SimFlow[SimResponse] | None) -> SimResponse:
-    assert flow is not None
-    try:
-        effect = next(flow)
-    except StopIteration as stop:
-        answer: SimResponse = stop.value
-        return answer
-    raise AssertionError(f"unexpected effect {effect!r}")
 
 
 class Clock:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -35,6 +34,7 @@ from fbmessenger import (
 )
 
 from omnimsg.testing import DEFAULT_MESSENGER, ServerThread, messenger_sim_config
+from remote import Receiver, Remote
 
 pytestmark = pytest.mark.slow
 
@@ -89,21 +89,13 @@ def server() -> Iterator[str]:
         yield url
 
 
+REMOTE = Remote("messenger", ADA)
+control = REMOTE.control
+
+
 @pytest.fixture
 def sim(server: str) -> str:
-    import httpx
-
-    httpx.post(f"{server}/_sim/reset")
-    httpx.post(
-        f"{server}/_sim/webhooks/target", json={"platform": "messenger", "url": "/_sim/sink"}
-    )
-    return server
-
-
-def control(url: str, path: str, body: Any = None) -> Any:
-    import httpx
-
-    return httpx.post(f"{url}{path}", json=body, timeout=10).json()
+    return REMOTE.reset(server)
 
 
 def test_text_quick_replies_and_sender_actions(sim: str) -> None:
@@ -197,37 +189,21 @@ def test_user_profile_and_messenger_profile(sim: str) -> None:
     ].isdigit()
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    bot: Bot
-    bodies: list[bytes]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        given = self.headers.get("X-Hub-Signature-256", "")
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given, expected):
-            self.send_response(403)
-            self.end_headers()
-            return
-        self.bodies.append(body)
-        self.bot.handle(json.loads(body))  # fbmessenger's own parser and dispatcher
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"EVENT_RECEIVED")
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
-
 def test_an_fbmessenger_bot_receives_the_webhooks_and_answers(sim: str) -> None:
     bot = Bot(sim)
     bodies: list[bytes] = []
-    handler = type("Handler", (_Receiver,), {"bot": bot, "bodies": bodies})
-    http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{http.server_address[1]}/webhook"
+
+    def serve(request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+        given = request.headers.get("X-Hub-Signature-256", "")
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given, expected):
+            return 403, b""
+        bodies.append(body)
+        bot.handle(json.loads(body))  # fbmessenger's own parser and dispatcher
+        return 200, b"EVENT_RECEIVED"
+
+    with Receiver(serve, "/webhook") as receiver:
+        url = receiver.url
         control(sim, "/_sim/webhooks/target", {"platform": "messenger", "url": url})
         said = control(sim, "/_sim/inbound", {"platform": "messenger", "user": ADA, "text": "Où ?"})
         assert said["delivery"]["status"] == 200, said
@@ -250,6 +226,3 @@ def test_an_fbmessenger_bot_receives_the_webhooks_and_answers(sim: str) -> None:
         )
         assert bot.seen[-1][0] == "postback"
         assert bot.seen[-1][1]["postback"]["payload"] == "AGENT"
-    finally:
-        http.shutdown()
-        http.server_close()

@@ -28,10 +28,9 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-import httpx
 import pytest
 from linebot.v3 import WebhookHandler, WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
@@ -102,6 +101,7 @@ from linebot.v3.webhooks import (
 
 from omnimsg.testing import DEFAULT_LINE, ServerThread, line_sim_config
 from omnimsg_sim.platforms.line.richmenu import sample_png
+from remote import Receiver, Remote
 
 pytestmark = pytest.mark.slow
 
@@ -124,35 +124,13 @@ def server() -> Iterator[str]:
         yield url
 
 
+REMOTE = Remote("line", ADA)
+control, target, customer, advance = REMOTE.control, REMOTE.target, REMOTE.customer, REMOTE.advance
+
+
 @pytest.fixture
 def sim(server: str) -> str:
-    httpx.post(f"{server}/_sim/reset", timeout=10)
-    target(server, "/_sim/sink")
-    return server
-
-
-def control(url: str, path: str, body: Any = None) -> Any:
-    if body is None:
-        return httpx.get(f"{url}{path}", timeout=10).json()
-    return httpx.post(f"{url}{path}", json=body, timeout=10).json()
-
-
-def target(url: str, webhook: str) -> None:
-    answer = control(url, "/_sim/webhooks/target", {"platform": "line", "url": webhook})
-    assert "error" not in answer, answer
-
-
-def customer(url: str, user: str = ADA, **action: Any) -> dict[str, Any]:
-    """A LINE user acts (``/_sim/inbound``); the simulator's answer."""
-    answer: dict[str, Any] = control(
-        url, "/_sim/inbound", {"platform": "line", "user": user, **action}
-    )
-    assert "error" not in answer, answer
-    return answer
-
-
-def advance(url: str, seconds: float) -> None:
-    control(url, "/_sim/clock/advance", {"seconds": seconds})
+    return REMOTE.reset(server)
 
 
 def sdk(url: str, token: str = TOKEN) -> ApiClient:
@@ -448,6 +426,11 @@ class Bot:
             )
         self.replies.extend(m.id for m in answer.sent_messages)
 
+    def serve(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+        """The webhook endpoint's answer: ``OK``, or ``refused`` with a 400 or a 500."""
+        status = self.receive(body, request.headers.get("x-line-signature", ""))
+        return status, b"OK" if status == 200 else b"refused"
+
     def receive(self, body: bytes, signature: str) -> int:
         text = body.decode("utf-8")  # the SDK wants a str; it re-encodes the same bytes
         with self.lock:
@@ -476,41 +459,10 @@ class Bot:
         return 200
 
 
-class Receiver:
-    """The bot's webhook endpoint: a plain HTTP server on 127.0.0.1, port 0."""
-
-    def __init__(self, bot: Bot) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = bot.receive(body, self.headers.get("x-line-signature", ""))
-                payload = b"OK" if status == 200 else b"refused"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def bot(sim: str) -> Iterator[Bot]:
     parsed = Bot(sim)
-    with Receiver(parsed) as receiver:
+    with Receiver(parsed.serve, "/callback") as receiver:
         target(sim, receiver.url)
         yield parsed
 
@@ -760,7 +712,7 @@ def test_the_console_verify_and_a_redelivery_after_a_500(sim: str, bot: Bot) -> 
 
 def test_a_webhook_handler_bot_dispatches_by_class(sim: str) -> None:
     handled = Bot(sim, handler=True)
-    with Receiver(handled) as receiver:
+    with Receiver(handled.serve, "/callback") as receiver:
         target(sim, receiver.url)
         delivered(customer(sim, text="hi"))
         delivered(customer(sim, image={"data_base64": b64(b"\xff\xd8")}))

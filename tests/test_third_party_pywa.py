@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -36,6 +36,7 @@ from pywa.types.templates import TemplateCategory, TemplateLanguage, TemplateSta
 
 from omnimsg.testing import DEFAULT_WHATSAPP, ServerThread, whatsapp_sim_config
 from omnimsg_sim import InProcessSimulator, SimConfig
+from remote import Receiver
 
 ADA = "15551230001"  # writes first: the 24 h window is open
 ALAN = "15551230002"  # known to the account but never wrote: the window is closed
@@ -98,6 +99,12 @@ class PywaApp:
             return rejected
         return self.wa.webhook_update_handler(body)
 
+    def serve(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+        """The app's webhook endpoint on a plain HTTP server, as a custom (non-Flask/FastAPI)
+        server would have it: each POST handed to pywa."""
+        text, status = self.receive(body, request.headers.get(utils.HUB_SIG))
+        return status, text.encode()
+
     def wait_for_status(self, message_id: str, timeout: float = 5.0) -> types.MessageStatus:
         with self.arrived:
             found = self.arrived.wait_for(
@@ -145,43 +152,6 @@ class _GraphToSimulator(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
-
-
-class _Receiver:
-    """The app's webhook endpoint: a plain HTTP server on 127.0.0.1 (port 0) handing each POST
-    to pywa, as a custom (non-Flask/FastAPI) server would."""
-
-    def __init__(self) -> None:
-        self.app: PywaApp | None = None
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                assert receiver.app is not None
-                text, status = receiver.app.receive(body, self.headers.get(utils.HUB_SIG))
-                payload = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/whatsapp"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> _Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -338,11 +308,12 @@ def test_a_wrong_token_gives_pywas_auth_error_190() -> None:
 
 @pytest.mark.slow
 def test_pywa_against_the_simulator_server_over_http() -> None:
-    with _Receiver() as receiver:
+    with Receiver(None, "/webhooks/whatsapp", content_type="text/plain") as receiver:
         config = bsuid_config(webhook_url=receiver.url)
         with ServerThread(config) as sim_url:
             session = httpx.Client(transport=_GraphToSimulator(sim_url), timeout=10)
-            app = receiver.app = PywaApp(config, session)
+            app = PywaApp(config, session)
+            receiver.serve = app.serve
             try:
                 with httpx.Client(base_url=sim_url, timeout=10) as control:
                     r = control.post(

@@ -27,11 +27,10 @@ import base64
 import io
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from wechatpy import WeChatClient, create_reply, parse_message
@@ -77,6 +76,7 @@ from wechatpy.utils import check_signature
 
 from omnimsg.platforms.wechat import crypto
 from omnimsg.testing import DEFAULT_WECHAT, ServerThread, wechat_sim_config
+from remote import Receiver, Remote
 
 pytestmark = pytest.mark.slow
 
@@ -101,37 +101,13 @@ def server() -> Iterator[str]:
         yield url
 
 
+REMOTE = Remote("wechat", ADA, delivered=True)  # the bot's check_signature would answer 403
+control, target, customer, advance = REMOTE.control, REMOTE.target, REMOTE.customer, REMOTE.advance
+
+
 @pytest.fixture
 def sim(server: str) -> str:
-    httpx.post(f"{server}/_sim/reset", timeout=10)
-    target(server, "/_sim/sink")
-    return server
-
-
-def control(url: str, path: str, body: Any = None) -> Any:
-    if body is None:
-        return httpx.get(f"{url}{path}", timeout=10).json()
-    return httpx.post(f"{url}{path}", json=body, timeout=10).json()
-
-
-def target(url: str, webhook: str) -> None:
-    answer = control(url, "/_sim/webhooks/target", {"platform": "wechat", "url": webhook})
-    assert "error" not in answer, answer
-
-
-def customer(url: str, user: str = ADA, **action: Any) -> dict[str, Any]:
-    """A WeChat user acts (``/_sim/inbound``); the simulator's answer."""
-    answer: dict[str, Any] = control(
-        url, "/_sim/inbound", {"platform": "wechat", "user": user, **action}
-    )
-    assert "error" not in answer, answer
-    if answer.get("delivery") is not None:  # the bot's check_signature would answer 403
-        assert answer["delivery"]["status"] == 200, answer
-    return answer
-
-
-def advance(url: str, seconds: float) -> Any:
-    return control(url, "/_sim/clock/advance", {"seconds": seconds})
+    return REMOTE.reset(server)
 
 
 def state(url: str) -> dict[str, Any]:
@@ -460,6 +436,10 @@ class Bot:
         self.encrypt = True  # encrypt the reply when the push was encrypted
         self.lock = threading.Lock()
 
+    def serve(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+        """The webhook endpoint's answer, to the echostr GET and to every push."""
+        return self.receive(request.command, urlsplit(request.path).query, body)
+
     def receive(self, method: str, query: str, body: bytes) -> tuple[int, bytes]:
         q = {k: v[0] for k, v in parse_qs(query).items()}
         with self.lock:
@@ -492,47 +472,14 @@ class Bot:
         return 200, rendered.encode("utf-8")
 
 
-class Receiver:
-    """The bot's webhook endpoint: a plain HTTP server on 127.0.0.1, port 0."""
-
-    def __init__(self, bot: Bot) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, payload = bot.receive(self.command, urlsplit(self.path).query, body)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_GET(self) -> None:  # the echostr handshake
-                self._serve()
-
-            def do_POST(self) -> None:
-                self._serve()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wechat"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+ENDPOINT: dict[str, Any] = {"content_type": "text/xml; charset=utf-8", "methods": ("GET", "POST")}
+"""The bot's webhook endpoint: the echostr handshake is a GET, every push a POST."""
 
 
 @pytest.fixture
 def bot(sim: str) -> Iterator[Bot]:
     wechat = Bot(sim)
-    with Receiver(wechat) as receiver:
+    with Receiver(wechat.serve, "/wechat", **ENDPOINT) as receiver:
         target(sim, receiver.url)
         yield wechat
 
@@ -623,7 +570,7 @@ def every_kind(sim: str, bot: Bot) -> None:
 def test_a_wechatpy_bot_gets_every_kind_in_every_mode(mode: str) -> None:
     with ServerThread(wechat_sim_config(mode=mode, webhook_url="/_sim/sink")) as url:
         wechat = Bot(url)
-        with Receiver(wechat) as receiver:
+        with Receiver(wechat.serve, "/wechat", **ENDPOINT) as receiver:
             target(url, receiver.url)
             verified = control(url, "/_sim/webhooks/verify", {"platform": "wechat"})
             assert verified["verified"] is True, verified
@@ -795,7 +742,7 @@ def test_compatible_mode_takes_either_reply_safe_mode_only_ciphertext(
         wechat = Bot(url)
         wechat.encrypt = encrypt
         wechat.answer = lambda m: create_reply("ok", m)
-        with Receiver(wechat) as receiver:
+        with Receiver(wechat.serve, "/wechat", **ENDPOINT) as receiver:
             target(url, receiver.url)
             customer(url, text="hi")
         replies = state(url)["passive_replies"]
