@@ -57,6 +57,7 @@ ACCOUNT = DEFAULT_WECHAT["account_id"]
 ADA = DEFAULT_WECHAT["customers"][0]["openid"]
 ALAN = DEFAULT_WECHAT["customers"][1]["openid"]
 GRACE = DEFAULT_WECHAT["customers"][2]["openid"]  # unfollowed before the app ran
+TEMPLATE = DEFAULT_WECHAT["templates"][0]
 UNKNOWN = "oUnknown000000000000000000009"  # never issued to this account
 HOUR = 3600
 EXAMPLES = int(os.environ.get("OMNIMSG_CONTRACT_EXAMPLES", "150" if os.environ.get("CI") else "40"))
@@ -116,9 +117,9 @@ class Counting(httpx.BaseTransport):
 class World:
     """One simulator and one app (pre-flight on or off); webhooks reach ``handle``."""
 
-    def __init__(self, *, preflight: bool) -> None:
+    def __init__(self, *, preflight: bool, **overrides: Any) -> None:
         self.preflight = preflight
-        self.config = wechat_sim_config(mode="plaintext", sim={"outbox_limit": 0})
+        self.config = wechat_sim_config(mode="plaintext", sim={"outbox_limit": 0}, **overrides)
         self.sim = InProcessSimulator(
             self.config, webhook_transport=httpx.MockTransport(self._webhook)
         )
@@ -251,6 +252,16 @@ def play(world: World, steps: list[Step]) -> list[Outcome]:
             world.media = {k: w.upload_media(k, b"media bytes") for k in ("image", "voice")}
         elif kind == "advance":
             world.advance(step[1])
+        elif kind == "template":  # ("template", openid, client_msg_id or None)
+            out.append(
+                run(
+                    world,
+                    lambda to=step[1], msg_id=step[2]: world.client.wechat.send_template(
+                        to, TEMPLATE, {"k": "v"}, client_msg_id=msg_id
+                    ),
+                )
+            )
+            continue
         elif kind == "send":
             address = Address("wechat", step[1])
             content = CONTENTS[step[2]](world)
@@ -268,10 +279,11 @@ def play(world: World, steps: list[Step]) -> list[Outcome]:
     return out
 
 
-def compare(steps: list[Step]) -> list[Outcome]:
-    """Both runs; they must agree step by step. The outcomes."""
-    a = World(preflight=True)
-    b = World(preflight=False)
+def compare(steps: list[Step], **overrides: Any) -> list[Outcome]:
+    """Both runs (on a simulator with the account's ``overrides``); they must agree step by
+    step. The outcomes."""
+    a = World(preflight=True, **overrides)
+    b = World(preflight=False, **overrides)
     try:
         got_a = play(a, [("upload",), ("menu",), *steps])[2:]
         got_b = play(b, [("upload",), ("menu",), *steps])[2:]
@@ -403,6 +415,26 @@ def test_an_unfollow_ends_the_windows() -> None:
         ]
     )
     assert [o for o in outcome if o != ("ok",)] == [("refused", 43004), SENT, ("refused", 45015)]
+
+
+def test_daily_send_quotas() -> None:
+    # §9: successful sends a day (Beijing time), 45009 beyond; a repeated client_msg_id
+    # counts nothing; the simulator's day (17:00 in Beijing) ends in 7 hours.
+    steps: list[Step] = [
+        ("says", ADA),
+        *[("template", ADA, i) for i in ("a", "a", None, "b", None, "a")],
+        *[("send", ADA, "hi") for _ in range(3)],
+        ("advance", 7 * HOUR),
+        ("template", ADA, None),
+        ("send", ADA, "hi"),
+    ]
+    outcome = compare(steps, template_daily_limit=3, custom_send_daily_limit=2)
+    refused = ("refused", 45009)
+    assert outcome[1:] == [
+        *(SENT, SENT, SENT, SENT, refused, SENT),  # the last: a repeat of "a" when full
+        *(SENT, SENT, refused),
+        *(("ok",), SENT, SENT),
+    ]
 
 
 def test_expired_media_is_refused_by_wechat_only() -> None:

@@ -1047,8 +1047,16 @@ class AsyncWeChatAPI:
         """Send a template message (not bound to the customer-service window); its
         ``msgid``. ``data`` maps each field to its value (``{"keyword1": "..."}`` or
         WeChat's ``{"keyword1": {"value": "..."}}``). With ``client_msg_id`` (WeChat's
-        idempotency key) a retry after a failure carries the same id and is safe."""
+        idempotency key) a retry after a failure carries the same id and is safe.
+
+        With pre-flight on, each send counts in the account's daily template quota (the
+        policy's ``template_daily_limit``, 100,000 by default; a day in Beijing time),
+        atomically across the workers sharing the Store: once it is used up the send is
+        refused before any request (:class:`~omnimsg.PolicyViolation`
+        ``wechat.quota.template``, 45009). A ``client_msg_id`` already sent is not counted
+        again (WeChat sends nothing for it)."""
         ch, openid = _wechat_to(self._client, to)
+        engine = self._client._engine
         return await self._client._run(
             wx.send_template(
                 ch,
@@ -1058,7 +1066,8 @@ class AsyncWeChatAPI:
                 url=url,
                 miniprogram=miniprogram,
                 client_msg_id=client_msg_id,
-                retry=self._client._engine.retry,
+                preflight=engine.preflight,
+                retry=engine.retry,
             )
         )
 
@@ -1071,8 +1080,11 @@ class AsyncWeChatAPI:
         page: str | None = None,
         miniprogram: Mapping[str, Any] | None = None,
     ) -> None:
-        """Send a subscribe message; the customer must have consented (WeChat refuses it
-        with 43101 otherwise, a :class:`~omnimsg.PolicyRejected`)."""
+        """Send a subscribe message; the customer must have consented to this template
+        (WeChat refuses it with 43101 otherwise, a :class:`~omnimsg.PolicyRejected`). One
+        consent allows one send. omnimsg cannot know a consent before sending (it may come
+        from a popup this application never saw), so this is not checked before the
+        request: only WeChat answers 43101."""
         ch, openid = _wechat_to(self._client, to)
         return await self._client._run(
             wx.send_subscribe(
@@ -1084,6 +1096,14 @@ class AsyncWeChatAPI:
                 miniprogram=miniprogram,
                 retry=self._client._engine.retry,
             )
+        )
+
+    async def clear_quota(self, *, account: str | None = None) -> None:
+        """Reset the account's daily API quotas (WeChat's ``clear_quota``: at most 10 times
+        a month, then 48006), and the day's template and customer-service counts omnimsg
+        keeps in the Store."""
+        return await self._client._run(
+            wx.clear_quota(_wechat(self._client, account), retry=self._client._engine.retry)
         )
 
     async def create_tag(self, name: str, *, account: str | None = None) -> WeChatTag:

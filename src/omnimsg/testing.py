@@ -327,7 +327,9 @@ def wechat_policy(config: SimConfig, index: int = 0) -> WeChatPolicy:
     """The SDK's rule profile for simulated WeChat account ``index``: the newest profile
     with the account's customer-service windows (``cs_message_count`` sends for
     ``cs_message_window`` seconds after a message, ``cs_event_*`` after an event, spec §5.1)
-    and its text limit (``text_limit`` bytes, §5.2), so that both refuse the same send."""
+    its text limit (``text_limit`` bytes, §5.2) and its daily send quotas
+    (``template_daily_limit``, ``custom_send_daily_limit``, §9), so that both refuse the same
+    send."""
     from .rules import wechat as wechat_rules
 
     a = config.wechat[index]
@@ -341,6 +343,8 @@ def wechat_policy(config: SimConfig, index: int = 0) -> WeChatPolicy:
             base.event_window, messages=a.cs_event_count, seconds=a.cs_event_window
         ),
         text_max_bytes=a.text_limit,
+        template_daily_limit=a.template_daily_limit,
+        custom_send_daily_limit=a.custom_send_daily_limit,
     )
 
 

@@ -335,6 +335,10 @@ class WeChatAccount:
     ``templates`` are the template ids in use; ``template_finish_delay`` is when their
     ``TEMPLATESENDJOBFINISH`` comes; ``text_limit`` caps a customer-service text in bytes
     (measured, UNVERIFIED); ``media_ttl`` is how long uploaded media lives (3 days).
+    ``template_daily_limit`` and ``custom_send_daily_limit`` are the daily quotas of
+    successful template and customer-service sends (§9: 100,000 and 500,000; a day in
+    Beijing time, UNVERIFIED), 45009 beyond; ``clear_quota_monthly_limit`` how many
+    ``/cgi-bin/clear_quota`` calls a month resets them (10, then 48006).
     """
 
     account_id: str
@@ -358,6 +362,9 @@ class WeChatAccount:
     template_finish_delay: float = 1.0
     text_limit: int = 2048
     media_ttl: float = 259_200.0
+    template_daily_limit: int = 100_000
+    custom_send_daily_limit: int = 500_000
+    clear_quota_monthly_limit: int = 10
     customers: tuple[WeChatCustomer, ...] = ()
 
 
@@ -797,6 +804,15 @@ def _wechat(t: Any, where: str) -> WeChatAccount:
         template_finish_delay=f.number("template_finish_delay", 1.0),
         text_limit=_bounded(f.integer("text_limit", 2048), f"{where}.text_limit", 1),
         media_ttl=f.number("media_ttl", 259_200.0),
+        template_daily_limit=_bounded(
+            f.integer("template_daily_limit", 100_000), f"{where}.template_daily_limit", 0
+        ),
+        custom_send_daily_limit=_bounded(
+            f.integer("custom_send_daily_limit", 500_000), f"{where}.custom_send_daily_limit", 0
+        ),
+        clear_quota_monthly_limit=_bounded(
+            f.integer("clear_quota_monthly_limit", 10), f"{where}.clear_quota_monthly_limit", 0
+        ),
         customers=tuple(customers),
     )
     f.done()

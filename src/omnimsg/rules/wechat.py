@@ -38,6 +38,8 @@ __all__ = [
     "DAILY_QUOTAS",
     "ERRMSG",
     "PROFILES",
+    "QUOTA_DAY_OFFSET",
+    "SEND_QUOTAS",
     "WINDOW_CLICK_EVENTS",
     "WeChatPolicy",
     "WindowRule",
@@ -46,6 +48,7 @@ __all__ = [
     "check_menu",
     "check_news",
     "check_qr",
+    "check_send_quota",
     "check_tag_batch",
     "check_tag_create",
     "check_tag_id",
@@ -53,6 +56,9 @@ __all__ = [
     "check_users_batch",
     "latest",
     "profile",
+    "quota_day",
+    "quota_day_ends",
+    "send_quota_limit",
     "window_state",
 ]
 
@@ -131,8 +137,20 @@ DAILY_QUOTAS: Mapping[str, int] = MappingProxyType(
         "stable_token": 500_000,
     }
 )
-"""The daily API quotas of §9, by omnimsg's name for the API (data; not enforced by the SDK:
-WeChat counts every caller of the account, the store only this application's)."""
+"""The daily API quotas of §9, by omnimsg's name for the API. Data, except the two sends the
+SDK counts (:data:`SEND_QUOTAS`, with :class:`WeChatPolicy`'s ``template_daily_limit`` and
+``custom_send_daily_limit``): WeChat counts every caller of the account, the Store only the
+applications sharing it."""
+
+SEND_QUOTAS: Mapping[str, str] = MappingProxyType(
+    {"template": "template_send", "custom_send": "custom_send"}
+)
+"""The quotas the SDK enforces before any I/O, by rule name (``wechat.quota.<name>``), and
+the :data:`DAILY_QUOTAS` entry each defaults from."""
+
+QUOTA_DAY_OFFSET = 8 * _HOUR
+"""The daily quotas count by day in Beijing time, UTC+8 (§9 says "per day"; the reset at
+Beijing midnight is UNVERIFIED)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -174,6 +192,10 @@ class WeChatPolicy(PolicyProfile):
     menu_key_max_bytes: int = 128  # §10.3
     menu_url_max_bytes: int = 1024  # research §5 (old docs: 256)
     daily_quotas: Mapping[str, int] = DAILY_QUOTAS
+    # §9 (§6.1: the template quota is raised at 100k/1M/10M followers; test accounts ~10x
+    # lower): successful sends a day per account, 45009 beyond, counted by the SDK.
+    template_daily_limit: int = DAILY_QUOTAS["template_send"]
+    custom_send_daily_limit: int = DAILY_QUOTAS["custom_send"]
 
 
 PROFILES: Mapping[str, WeChatPolicy] = MappingProxyType(
@@ -621,12 +643,67 @@ def check_menu(buttons: Sequence[Any], policy: WeChatPolicy) -> list[Violation]:
 # --- daily quotas (§9) -------------------------------------------------------------------------
 
 
+def quota_day(now: float) -> int:
+    """The quota day of ``now`` (unix seconds): days since the epoch in Beijing time."""
+    return int((now + QUOTA_DAY_OFFSET) // 86_400)
+
+
+def quota_day_ends(now: float) -> float:
+    """When the quota day of ``now`` ends (the next Beijing midnight, unix seconds)."""
+    return (quota_day(now) + 1) * 86_400.0 - QUOTA_DAY_OFFSET
+
+
+def _daily_limit(api: str, policy: WeChatPolicy) -> int | None:
+    if api in ("template_send", "template"):
+        return policy.template_daily_limit
+    if api == "custom_send":
+        return policy.custom_send_daily_limit
+    return policy.daily_quotas.get(api)
+
+
+def send_quota_limit(name: str, policy: WeChatPolicy) -> int:
+    """The daily limit of a counted send (a :data:`SEND_QUOTAS` name)."""
+    if name not in SEND_QUOTAS:
+        raise KeyError(f"unknown WeChat send quota {name!r}; known: {sorted(SEND_QUOTAS)}")
+    limit = _daily_limit(name, policy)
+    assert limit is not None
+    return limit
+
+
+def _quota_violation(name: str, api: str, limit: int, now: float | None) -> Violation:
+    what = {"template": "template messages", "custom_send": "customer-service messages"}
+    return _violation(
+        f"wechat.quota.{name}",
+        45009,
+        f"reach max api daily quota limit: {what.get(name, api)} are {limit:,} a day (§9), "
+        "all used today (a day in Beijing time); the MP backend shows the usage, and "
+        "client.wechat.clear_quota() resets it (10 times a month)",
+        retry_after=None if now is None else max(0.0, quota_day_ends(now) - now),
+    )
+
+
+def check_send_quota(
+    name: str, used: int, policy: WeChatPolicy, now: float | None = None
+) -> list[Violation]:
+    """Whether one more send of ``name`` (``"template"`` or ``"custom_send"``) fits today,
+    given ``used`` successful sends today; the refusal (``wechat.quota.<name>``, 45009) says
+    when the day ends (``retry_after``) when ``now`` is given."""
+    limit = send_quota_limit(name, policy)
+    if used < limit:
+        return []
+    return [_quota_violation(name, SEND_QUOTAS[name], limit, now)]
+
+
 def check_daily_quota(api: str, used: int, policy: WeChatPolicy) -> list[Violation]:
     """Whether one more call of ``api`` (a :data:`DAILY_QUOTAS` name) fits today's quota,
-    given ``used`` calls today (optional enforcement: the SDK does not count by default)."""
-    limit = policy.daily_quotas.get(api)
+    given ``used`` calls today (the SDK counts only the sends of :data:`SEND_QUOTAS`, with
+    :func:`check_send_quota`; the others are data)."""
+    limit = _daily_limit(api, policy)
     if limit is None or used < limit:
         return []
+    names = {v: k for k, v in SEND_QUOTAS.items()}
+    if api in names:
+        return [_quota_violation(names[api], api, limit, None)]
     return [
         _violation(
             f"wechat.quota.{api}",

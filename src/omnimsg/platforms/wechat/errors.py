@@ -109,6 +109,7 @@ _EXPLAIN: Mapping[int, str] = MappingProxyType(
         45008: "a news message carries one article",
         45009: "the API's daily quota is used up (the MP backend shows it; clear_quota resets)",
         45011: "the API's per-minute quota is used up: wait a minute",
+        48006: "clear_quota was called 10 times this month already",
         -1: "WeChat had a system error; the request may or may not have been acted on",
     }
 )

@@ -11,8 +11,14 @@ any I/O when the client has pre-flight on (tags, batches, QR scenes, the menu).
 * :func:`send_template`: ``POST /cgi-bin/message/template/send``; the ``msgid``. With a
   ``client_msg_id`` (WeChat's idempotency key) the request is retried after a 5xx, -1 or a
   timeout, carrying the same id; without one it is never retried once it may have gone out.
+  With pre-flight on, the day's template quota (§6.1, §9: ``template_daily_limit``) is
+  counted in the Store (:mod:`.quotas`) and refused before any I/O when used up
+  (``wechat.quota.template``, 45009); a ``client_msg_id`` already sent is a repeat that
+  WeChat does not send again, and is not counted again (:func:`.state.client_msg_key`).
 * :func:`send_subscribe`: ``POST /cgi-bin/message/subscribe/bizsend`` (the customer must
   have consented: WeChat answers 43101 otherwise, which omnimsg cannot know before).
+* :func:`clear_quota`: ``POST /cgi-bin/clear_quota`` ``{"appid"}`` (§9: 10 a month, 48006
+  beyond), then the Store's counts of the day are forgotten too.
 * Tags (§7), users (§10.2), parametric QR codes (§10.1), the custom menu (§10.3).
 * :func:`passive_reply`: the answer inside the webhook response (the other half of
   :mod:`.replies`), with the clock's time, a fresh nonce and random prefix.
@@ -29,18 +35,27 @@ from urllib.parse import quote
 
 import attrs
 
-from ..._core.effects import NOW, Flow
+from ..._core.effects import NOW, Flow, StoreAdd, StoreDelete
 from ..._core.multipart import encode_multipart
 from ..._core.retry import RetryPolicy
 from ..._inbound import WebhookOutcome
 from ..._types import JSON, JSONObject
 from ...clock import to_datetime
-from ...exceptions import ConfigurationError, NotFound, PolicyViolation, ServerError
+from ...exceptions import (
+    ConfigurationError,
+    NotFound,
+    PlatformError,
+    PolicyViolation,
+    ServerError,
+    TransportError,
+)
 from ...models.content import Button, Content, LinkButton
 from ...models.events import Event
 from ...rules import Violation
 from ...rules import wechat as rules
+from . import quotas
 from .channel import WeChat
+from .state import CLIENT_MSG_TTL, client_msg_key
 from .tokens import api
 
 __all__ = [
@@ -49,6 +64,7 @@ __all__ = [
     "WeChatMenu",
     "WeChatTag",
     "WeChatUser",
+    "clear_quota",
     "create_menu",
     "create_qr",
     "create_tag",
@@ -227,13 +243,16 @@ def send_template(
     url: str | None,
     miniprogram: Mapping[str, Any] | None,
     client_msg_id: str | None,
+    preflight: bool,
     retry: RetryPolicy,
 ) -> Flow[int | None]:
     """``POST /cgi-bin/message/template/send`` (§6.1); the ``msgid``. Not bound to the
     customer-service window. ``client_msg_id`` makes it safe to retry (the same id goes
-    again)."""
+    again). With ``preflight`` the day's quota is counted first (module docstring)."""
     if not isinstance(template_id, str) or not template_id:
         raise ConfigurationError("send_template needs the approved template's template_id")
+    if client_msg_id is not None and (not isinstance(client_msg_id, str) or not client_msg_id):
+        raise ConfigurationError("client_msg_id is a non-empty string (or None)")
     body: JSONObject = {"touser": openid, "template_id": template_id}
     if url is not None:
         body["url"] = url
@@ -242,15 +261,37 @@ def send_template(
     if client_msg_id is not None:
         body["client_msg_id"] = client_msg_id
     body["data"] = _template_data(data)
-    d = yield from api(
-        ch,
-        "POST",
-        "/cgi-bin/message/template/send",
-        body=body,
-        retry=retry,
-        operation="wechat.template.send",
-        idempotent=client_msg_id is not None,
-    )
+    day: int | None = None
+    marker: str | None = None
+    if preflight:
+        now: float = yield NOW
+        if client_msg_id is not None:
+            key = client_msg_key(ch.app_id, client_msg_id)
+            if (yield StoreAdd(key, b"1", CLIENT_MSG_TTL)):
+                marker = key  # a first send of this id (a repeat sends nothing: not counted)
+        if client_msg_id is None or marker is not None:
+            try:
+                day = yield from quotas.reserve(ch, "template", now)
+            except PolicyViolation:
+                if marker is not None:
+                    yield StoreDelete(marker)
+                raise
+    try:
+        d = yield from api(
+            ch,
+            "POST",
+            "/cgi-bin/message/template/send",
+            body=body,
+            retry=retry,
+            operation="wechat.template.send",
+            idempotent=client_msg_id is not None,
+        )
+    except (PlatformError, TransportError) as exc:
+        if day is not None:
+            yield from quotas.settle(ch, "template", day, exc)
+        if marker is not None and not isinstance(exc, ServerError | TransportError):
+            yield StoreDelete(marker)  # WeChat did not send it: the id may go again
+        raise
     return _int(d.get("msgid"))
 
 
@@ -265,7 +306,9 @@ def send_subscribe(
     retry: RetryPolicy,
 ) -> Flow[None]:
     """``POST /cgi-bin/message/subscribe/bizsend`` (§6.2): needs the customer's consent
-    (43101 otherwise, as :class:`~omnimsg.PolicyRejected`)."""
+    (43101 otherwise, as :class:`~omnimsg.PolicyRejected`). One consent is one send; the
+    consent is WeChat's to know (it may come from a popup this application never saw), so
+    nothing is checked or counted before the request."""
     if not isinstance(template_id, str) or not template_id:
         raise ConfigurationError("send_subscribe needs the subscribe template's template_id")
     body: JSONObject = {
@@ -285,6 +328,23 @@ def send_subscribe(
         retry=retry,
         operation="wechat.subscribe.send",
     )
+
+
+def clear_quota(ch: WeChat, *, retry: RetryPolicy) -> Flow[None]:
+    """``POST /cgi-bin/clear_quota`` ``{"appid"}`` (§9): WeChat's daily API counters of the
+    account start again, at most 10 times a month (48006 beyond, a
+    :class:`~omnimsg.InvalidRequest`); then the Store's counts of the day are forgotten.
+    Not retried once it may have gone out (each call spends one of the 10)."""
+    yield from api(
+        ch,
+        "POST",
+        "/cgi-bin/clear_quota",
+        body={"appid": ch.app_id},
+        retry=retry,
+        operation="wechat.clear_quota",
+    )
+    now: float = yield NOW
+    yield from quotas.clear(ch, now)
 
 
 # --- tags (§7) -------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ refused) and given back when WeChat certainly did not act (an errcode other than
 errcode -1 or no answer may have been delivered: kept counted, and not retried (a
 customer-service send is not idempotent, research pitfall 6).
 
+The daily quota of customer-service sends (§9: 500,000, ``custom_send_daily_limit``) is
+counted the same way (:mod:`.quotas`): refused before any I/O with ``wechat.quota.custom_send``
+(45009) once the day's sends are used, a unit given back when WeChat certainly did not act.
+
 Without pre-flight no rule is checked and nothing is counted.
 """
 
@@ -41,6 +45,7 @@ from ...models.results import SendResult, Window
 from ...rules import Violation
 from ...rules import wechat as rules
 from ...stores.ops import Get, number
+from . import quotas
 from .channel import WeChat
 from .fallbacks import convert
 from .messages import body_violations, content_violations, encode
@@ -146,7 +151,9 @@ def check(
     _, found = prepare(ch, to, content)
     seen = yield from read_window(ch, to.user)
     refusal = seen.state(ch.policy, now).refusal
-    return tuple(found + ([refusal] if refusal is not None else []))
+    found += [refusal] if refusal is not None else []
+    found += yield from quotas.check(ch, "custom_send", now)
+    return tuple(found)
 
 
 def _rule(policy: rules.WeChatPolicy, kind: str) -> rules.WindowRule:
@@ -198,14 +205,21 @@ def send(
     openid = to.user
     body, violations = prepare(ch, to, content)
     counted: tuple[str, float] | None = None
+    day: int | None = None
     if preflight:
         seen = yield from read_window(ch, openid)
         refusal = seen.state(ch.policy, now).refusal
         if refusal is not None:
             violations.append(refusal)
+        violations += yield from quotas.check(ch, "custom_send", now)
         if violations:
             raise PolicyViolation(violations)
         counted = yield from _reserve(ch, openid, seen, now)
+        try:
+            day = yield from quotas.reserve(ch, "custom_send", now)
+        except PolicyViolation as exc:  # another worker took the day's last send
+            yield from release(ch, openid, counted[0], counted[1], exc)
+            raise
     try:
         data = yield from api(
             ch,
@@ -218,6 +232,8 @@ def send(
     except (PlatformError, TransportError) as exc:
         if counted is not None:
             yield from release(ch, openid, counted[0], counted[1], exc)
+        if day is not None:
+            yield from quotas.settle(ch, "custom_send", day, exc)
         raise
     msgid = data.get("msgid")
     return SendResult(

@@ -55,6 +55,7 @@ ERRMSG: dict[int, str] = {
     46003: "menu no exist",
     47001: "data format error",
     48001: "api unauthorized",
+    48006: "forbid to clear quota because of reaching the limit",  # §8
 }
 """errcode -> errmsg (without the rid suffix)."""
 

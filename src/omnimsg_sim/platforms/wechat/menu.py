@@ -118,6 +118,11 @@ class Menu:
             "delete": Quota(DELETE_PER_DAY),
         }
 
+    def clear_quotas(self) -> None:
+        """``/cgi-bin/clear_quota``: the day's create, get and delete counts start again."""
+        for quota in self._quotas.values():
+            quota.clear()
+
     # --- the contract's views --------------------------------------------------------------
 
     def _leaves(self) -> list[dict[str, Any]]:

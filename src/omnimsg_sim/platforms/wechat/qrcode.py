@@ -87,6 +87,10 @@ class QrCodes:
         self._quota = Quota(daily_limit)
         self._made = 0
 
+    def clear_quotas(self) -> None:
+        """``/cgi-bin/clear_quota``: the day's QR-code count starts again."""
+        self._quota.clear()
+
     # --- the contract's views --------------------------------------------------------------
 
     def scene_of(self, ticket: str, now: float) -> str | None:

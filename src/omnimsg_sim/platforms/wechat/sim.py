@@ -9,7 +9,11 @@ to every API and not only the token fetch is UNVERIFIED), and only then the rout
 error is HTTP 200 with ``{"errcode", "errmsg"}`` (:mod:`.errors`); bodies are JSON whatever
 the Content-Type (wechatpy sends none). Tags, QR codes, menus and user info are
 :mod:`.tags`', :mod:`.qrcode`'s, :mod:`.menu`'s and :mod:`.users`'; this module serves the
-customer-service API (the window of spec §5.1), media, template and subscribe messages.
+customer-service API (the window of spec §5.1), media, template and subscribe messages, and
+``/cgi-bin/clear_quota``. Successful template and customer-service sends count against the
+account's daily quotas (§9: ``template_daily_limit``, ``custom_send_daily_limit``; a day in
+Beijing time, UNVERIFIED), then ``45009``, checked after the body, the recipient and the
+window (WeChat's order is UNVERIFIED); a repeated ``client_msg_id`` counts nothing.
 
 Webhooks (§1-§3) are XML in the account's mode: ``signature``, ``timestamp``, ``nonce`` and
 ``openid`` in the query; in compatible and safe mode also ``encrypt_type=aes`` and
@@ -43,6 +47,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,7 +67,7 @@ from .menu import Menu
 from .qrcode import QrCodes
 from .state import Account, Follower, Media, Refusal
 from .tags import Tags
-from .tokens import Tokens, _not_whitelisted, _whitelisted, caller_ip, json_object
+from .tokens import CHINA_OFFSET, Tokens, _not_whitelisted, _whitelisted, caller_ip, json_object
 from .users import route as users_route
 from .wire import BadXML, XmlValue, build_xml, check_custom, describe, parse_xml
 
@@ -138,6 +143,7 @@ class WeChatSim:
             "/cgi-bin/media/get": self._media_get,
             "/cgi-bin/message/template/send": self._template_send,
             "/cgi-bin/message/subscribe/bizsend": self._subscribe_send,
+            "/cgi-bin/clear_quota": self._clear_quota,
         }
 
     # --- the seam ----------------------------------------------------------------------
@@ -276,10 +282,13 @@ class WeChatSim:
         if window == "spent":
             raise WeChatRefusal(45047)
         assert not isinstance(window, str)
+        if acct.custom_quota.full(now):
+            raise WeChatRefusal(45009)  # §9: 500,000 a day (after the window: UNVERIFIED order)
         # --- checked: from here on, state changes ---
         window.remaining -= 1
         follower.typing_until = float("-inf")  # sending a message cancels typing (§5.3)
         acct.cs_sent += 1
+        acct.custom_quota.take(now)
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         self._sent(acct, touser, f"cs.{self.world.next_seq()}", msgtype, raw)
         return ok()
@@ -397,12 +406,18 @@ class WeChatSim:
             # A repeat of an accepted client_msg_id: the same msgid, nothing sent again
             # (how WeChat answers a repeat exactly is UNVERIFIED, spec §6.1, §10.4).
             return ok({"msgid": acct.template_msgids[client_msg_id]})
+        now = self.world.now()
+        if acct.template_quota.full(now):
+            # §6.1, §9: 100,000 successful sends a day by default (a repeat above counts
+            # nothing and is answered even when full; the order is UNVERIFIED).
+            raise WeChatRefusal(45009)
         # --- checked: from here on, state changes ---
         self._msgid += 1
         msgid = self._msgid
         if client_msg_id is not None:
             acct.template_msgids[client_msg_id] = msgid
         acct.templates_sent += 1
+        acct.template_quota.take(now)
         values = [str(v.get("value", "")) for v in data.values() if isinstance(v, dict)]
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         self._sent(acct, follower.openid, str(msgid), "template", raw, " ".join(values) or template)
@@ -462,6 +477,33 @@ class WeChatSim:
             raw,
             " ".join(values) or template,
         )
+        return ok()
+
+    # --- quotas (§9) -------------------------------------------------------------------
+
+    def _clear_quota(self, req: SimRequest, acct: Account) -> SimResponse:
+        """``POST /cgi-bin/clear_quota`` ``{"appid"}``: the day's API counters start again
+        (sends, tokens, the menu, QR codes), at most ``clear_quota_monthly_limit`` times a
+        calendar month in Beijing time (48006 beyond; the month's bounds are UNVERIFIED)."""
+        body = self._post(req)
+        appid = body.get("appid")
+        if not isinstance(appid, str) or not appid:
+            raise WeChatRefusal(41002)
+        if appid != acct.cfg.app_id:
+            raise WeChatRefusal(40013)
+        now = self.world.now()
+        day = datetime.fromtimestamp(now + CHINA_OFFSET, tz=UTC)
+        month = (day.year, day.month)
+        if acct.quota_clears.get(month, 0) >= acct.cfg.clear_quota_monthly_limit:
+            raise WeChatRefusal(48006)
+        # --- checked ---
+        acct.quota_clears = {month: acct.quota_clears.get(month, 0) + 1}
+        acct.template_quota.clear()
+        acct.custom_quota.clear()
+        account_id = acct.cfg.account_id
+        self.tokens.clear_quotas(account_id)
+        self.menus[account_id].clear_quotas()
+        self.qrcodes[account_id].clear_quotas()
         return ok()
 
     # --- webhooks (§1-§3) ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from ...config import WeChatAccount
+from .tokens import Quota
 
 __all__ = ["Account", "Follower", "Media", "Refusal", "Window"]
 
@@ -110,6 +111,11 @@ class Account:
         self.templates_sent = 0
         self.subscribe_sent = 0
         self.cs_sent = 0
+        # §9: successful sends a day (Beijing time), 45009 beyond; clear_quota resets them,
+        # at most clear_quota_monthly_limit times a calendar month (Beijing time: 48006).
+        self.template_quota = Quota(cfg.template_daily_limit)
+        self.custom_quota = Quota(cfg.custom_send_daily_limit)
+        self.quota_clears: dict[tuple[int, int], int] = {}
         self.replies = 0  # passive replies recorded in the outbox
         self.no_replies = 0  # answers that said "no reply" (success, or an empty body)
         self.late = 0  # answers after reply_timeout: counted as no answer
@@ -176,6 +182,16 @@ class Account:
                 "custom": self.cs_sent,
                 "template": self.templates_sent,
                 "subscribe": self.subscribe_sent,
+            },
+            "quotas": {
+                "template": {
+                    "today": self.template_quota.count(now),
+                    "daily_limit": self.template_quota.limit,
+                },
+                "custom_send": {
+                    "today": self.custom_quota.count(now),
+                    "daily_limit": self.custom_quota.limit,
+                },
             },
             "passive_replies": {
                 "recorded": self.replies,

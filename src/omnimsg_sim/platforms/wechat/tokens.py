@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from omnimsg.rules.wechat import QUOTA_DAY_OFFSET
+
 from ... import safejson
 from ...effects import SimFlow, SimRequest, SimResponse
 from .errors import WeChatRefusal
@@ -82,7 +84,7 @@ FORCE_GAP = 30.0  # [doc] ... at least 30 s apart, "otherwise it will not refres
 STABLE_PER_DAY = 500_000  # [doc] stable_token: 500,000 a day
 STABLE_PER_MINUTE = 10_000  # [doc] ... and 10,000 a minute
 DAY = 86_400.0
-CHINA_OFFSET = 8 * 3600.0  # UNVERIFIED: quotas reset at Beijing midnight
+CHINA_OFFSET = QUOTA_DAY_OFFSET  # UNVERIFIED: quotas reset at Beijing midnight (UTC+8)
 _HISTORY = 86_400.0  # tokens expired this long ago are forgotten (then 40001, not 42001)
 _FIELD_MAX = 512
 
@@ -177,6 +179,10 @@ class Quota:
         if window != self.window:
             self.window, self.used = window, 0
         self.used += 1
+
+    def clear(self) -> None:
+        """Forget the calls counted so far (``/cgi-bin/clear_quota``)."""
+        self.used = 0
 
 
 def caller_ip(req: SimRequest) -> str:
@@ -292,6 +298,14 @@ class Tokens:
         self._tokens: dict[str, _Token] = {}
         self._made = 0
         self._now = -math.inf
+
+    def clear_quotas(self, account_id: str) -> None:
+        """``/cgi-bin/clear_quota``: the day's fetch counters of ``account_id`` start again
+        (the per-minute one and the 20 forced refreshes are left: UNVERIFIED either way)."""
+        entry = self._accounts.get(account_id)
+        if entry is not None:
+            entry.classic_quota.clear()
+            entry.stable_quota.clear()
 
     # --- the contract's views --------------------------------------------------------------
 
