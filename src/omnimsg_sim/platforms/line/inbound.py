@@ -39,6 +39,9 @@ from typing import Any
 
 import attrs
 
+from .._spec import Refused, http_url, one_action
+from .._spec import as_object as _obj
+from .._spec import known as _known
 from ..whatsapp.inbound import MIME_TYPE
 from .wire import USER_ID, utf16_len
 
@@ -91,10 +94,6 @@ _MAX_TEXT = 5000
 _MAX_DURATION = 10**9  # ms: about eleven days
 
 
-class Refused(Exception):
-    """An inbound body in the wrong shape; the message names the field."""
-
-
 @attrs.frozen(kw_only=True)
 class Action:
     """A checked user action.
@@ -111,12 +110,6 @@ class Action:
     upload: tuple[bytes, str] | None = None
     standby: bool = False
     area: int | None = None
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Refused(f"{where}: expected an object")
-    return value
 
 
 def _text(
@@ -155,17 +148,7 @@ def _integer(parent: dict[str, Any], key: str, where: str, default: int, high: i
 def _url(parent: dict[str, Any], key: str, where: str) -> str:
     url = _text(parent, key, where, limit=2000)
     assert url is not None
-    if not url.startswith(("http://", "https://")) or any(
-        ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url
-    ):
-        raise Refused(f"{where}.{key}: expected an http(s) URL")
-    return url
-
-
-def _known(obj: dict[str, Any], where: str, keys: tuple[str, ...]) -> None:
-    unknown = sorted(set(obj) - set(keys))
-    if unknown:
-        raise Refused(f"{where}: unknown field(s) {', '.join(unknown)}")
+    return http_url(url, f"{where}.{key}")
 
 
 def _flag(value: Any, where: str) -> None:
@@ -295,13 +278,7 @@ def parse(spec: dict[str, Any]) -> Action:
     if unknown:
         raise Refused(f"unknown field(s) for line: {', '.join(unknown)}")
     given = [k for k in ACTIONS if spec.get(k) is not None]
-    if len(given) != 1:
-        raise Refused(
-            "give exactly one of " + ", ".join(f"'{a}'" for a in ACTIONS)
-            if not given
-            else f"give one action, not {' and '.join(repr(g) for g in given)}"
-        )
-    kind = given[0]
+    kind = one_action(spec, ACTIONS, given)
     value = spec[kind]
     mode = spec.get("mode", "active")
     if mode not in ("active", "standby"):

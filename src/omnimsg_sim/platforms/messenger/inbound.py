@@ -32,6 +32,9 @@ from typing import Any
 
 import attrs
 
+from .._spec import Refused, http_url, one_action
+from .._spec import as_object as _obj
+from .._spec import known as _known
 from ..whatsapp.inbound import MIME_TYPE
 
 __all__ = ["ACTIONS", "Action", "Refused", "parse"]
@@ -75,10 +78,6 @@ _OBJECT_ID = re.compile(r"[0-9]{1,32}(_[0-9]{1,32})?")
 _MAX_MS = 10**13  # a millisecond timestamp before the year 2286
 
 
-class Refused(Exception):
-    """An inbound body in the wrong shape; the message names the field."""
-
-
 @attrs.frozen(kw_only=True)
 class Action:
     """A checked customer action: its kind, its event part, and media to store first.
@@ -95,12 +94,6 @@ class Action:
 
 
 # --- field helpers -------------------------------------------------------------------------
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Refused(f"{where}: expected an object")
-    return value
 
 
 def _text(
@@ -135,17 +128,7 @@ def _choice(parent: dict[str, Any], key: str, where: str, options: tuple[str, ..
 def _url(parent: dict[str, Any], key: str, where: str) -> str:
     url = _text(parent, key, where)
     assert url is not None
-    if not url.startswith(("http://", "https://")) or any(
-        ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url
-    ):
-        raise Refused(f"{where}.{key}: expected an http(s) URL")
-    return url
-
-
-def _known(obj: dict[str, Any], where: str, keys: tuple[str, ...]) -> None:
-    unknown = sorted(set(obj) - set(keys))
-    if unknown:
-        raise Refused(f"{where}: unknown field(s) {', '.join(unknown)}")
+    return http_url(url, f"{where}.{key}")
 
 
 # --- the actions -----------------------------------------------------------------------------
@@ -327,13 +310,7 @@ def parse(spec: dict[str, Any]) -> Action:
     given = [k for k in ACTIONS if spec.get(k) is not None]
     if "text" in given and "quick_reply" in given:
         given.remove("quick_reply")  # a quick reply tapped, with the text it shows
-    if len(given) != 1:
-        raise Refused(
-            "give exactly one of " + ", ".join(f"'{a}'" for a in ACTIONS)
-            if not given
-            else f"give one action, not {' and '.join(repr(g) for g in given)}"
-        )
-    kind = given[0]
+    kind = one_action(spec, ACTIONS, given)
     value = spec[kind]
     if spec.get("reply_to") is not None and kind != "text":
         raise Refused("reply_to: goes with 'text' only (a 'message' carries its own)")

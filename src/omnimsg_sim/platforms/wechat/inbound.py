@@ -33,6 +33,10 @@ from typing import Any
 
 import attrs
 
+from .._spec import Refused, one_action
+from .._spec import as_object as _obj
+from .._spec import known as _known
+
 __all__ = ["ACTIONS", "MESSAGES", "Action", "Refused", "parse"]
 
 MESSAGES = ("text", "image", "voice", "video", "shortvideo", "location", "link")
@@ -52,10 +56,6 @@ _MIME = {
 _MAX_TEXT = 2048  # what a user can type is longer; a bound keeps webhooks small
 
 
-class Refused(Exception):
-    """An inbound body in the wrong shape; the message names the field."""
-
-
 @attrs.frozen(kw_only=True)
 class Action:
     """A checked user action: ``kind`` is the action key, ``part`` its checked fields,
@@ -64,18 +64,6 @@ class Action:
     kind: str
     part: dict[str, Any]
     upload: tuple[bytes, str] | None = None
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Refused(f"{where}: expected an object")
-    return value
-
-
-def _known(obj: dict[str, Any], where: str, keys: tuple[str, ...]) -> None:
-    unknown = sorted(set(obj) - set(keys))
-    if unknown:
-        raise Refused(f"{where}: unknown field(s) {', '.join(unknown)}")
 
 
 def _text(value: Any, where: str, limit: int = _MAX_TEXT, *, required: bool = True) -> str:
@@ -132,13 +120,7 @@ def parse(spec: dict[str, Any]) -> Action:
     if unknown:
         raise Refused(f"unknown field(s) for wechat: {', '.join(unknown)}")
     given = [k for k in ACTIONS if spec.get(k) is not None]
-    if len(given) != 1:
-        raise Refused(
-            "give exactly one of " + ", ".join(f"'{a}'" for a in ACTIONS)
-            if not given
-            else f"give one action, not {' and '.join(repr(g) for g in given)}"
-        )
-    kind = given[0]
+    kind = one_action(spec, ACTIONS, given)
     value = spec[kind]
     if spec.get("bizmsgmenuid") is not None and kind != "text":
         raise Refused("bizmsgmenuid: goes with 'text' only (the tapped item's content)")
