@@ -29,17 +29,16 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from ..._core.calls import call as shared_call
 from ..._core.credentials import Refresh, credential
-from ..._core.effects import Flow, Request, Response, Sleep, StoreBatch, new_request
+from ..._core.effects import Flow, Request, Response, StoreBatch, new_request
 from ..._core.retry import RetryPolicy
 from ..._types import JSON
 from ...exceptions import (
     AuthenticationError,
     PlatformError,
     PolicyRejected,
-    RateLimited,
     ServerError,
-    TransportError,
 )
 from ...stores.ops import DeleteIf
 from .channel import WeChat
@@ -66,37 +65,30 @@ def _decode(response: Response) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _failed(response: Response) -> bool:
+    # WeChat answers its errors with HTTP 200 and a non-zero errcode (spec §8).
+    data = _decode(response)
+    return data is None or errcode_of(data) != 0
+
+
+def _final(error: PlatformError) -> bool:
+    # Token refusals are retried by :func:`api` with a new token, never waited out; a window,
+    # a consent or a daily quota does not reopen by waiting either.
+    return isinstance(error, AuthenticationError | PolicyRejected) or error.code == 45009
+
+
 def call(req: Request, retry: RetryPolicy, secrets: Sequence[str]) -> Flow[dict[str, Any]]:
-    """Yield ``req`` until WeChat answers errcode 0 or the policy gives up (module docstring);
-    the decoded answer. Token refusals are raised at once (:func:`api` retries them)."""
-    attempt = 1
-    while True:
-        try:
-            response: Response = yield req
-        except TransportError as exc:
-            delay = retry.delay(
-                attempt, status=None, idempotent=req.idempotent, connect_failed=exc.retryable
-            )
-            if delay is None:
-                raise
-        else:
-            data = _decode(response)
-            if response.status < 400 and data is not None and errcode_of(data) == 0:
-                return data
-            error = map_error(response, secrets, idempotent=req.idempotent)
-            if isinstance(error, AuthenticationError | PolicyRejected) or error.code == 45009:
-                raise error
-            delay = retry.delay(
-                attempt,
-                status=500 if isinstance(error, ServerError) else response.status,
-                idempotent=req.idempotent,
-                retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-                rate_limited=isinstance(error, RateLimited),
-            )
-            if delay is None:
-                raise error
-        yield Sleep(delay)
-        attempt += 1
+    """:func:`omnimsg.platforms.call` for WeChat: until WeChat answers errcode 0 or the policy
+    gives up (module docstring); the decoded answer. A ``-1`` is retried only where the
+    request is idempotent (its error is ``retryable`` then)."""
+    response = yield from shared_call(
+        req,
+        retry,
+        lambda answer: map_error(answer, secrets, idempotent=req.idempotent),
+        failed=_failed,
+        final=_final,
+    )
+    return _decode(response) or {}
 
 
 def fetch_token(ch: WeChat, retry: RetryPolicy) -> Flow[tuple[str, float]]:
