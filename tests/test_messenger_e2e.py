@@ -29,7 +29,6 @@ from omnimsg import (
     MessageEcho,
     MessageReceived,
     NotFound,
-    PermissionDenied,
     PolicyRejected,
     PolicyViolation,
     Postback,
@@ -347,9 +346,16 @@ def test_standby_while_the_page_inbox_owns_the_thread(app: App) -> None:
     assert app.client.window(to()).open  # the window is the Page's, whoever answers
     tap = app.says(postback={"title": "Menu", "payload": "MENU"})
     assert isinstance(tap, Postback) and tap.standby and tap.payload == ""  # no payload there
-    with pytest.raises(PermissionDenied) as owned:
+    # The pre-flight knows the Inbox owns the thread: refused before any I/O, with the code
+    # Messenger answers (tests/test_messenger_thread_owner.py for the raw answer).
+    with pytest.raises(PolicyViolation) as owned:
         app.client.send(to(), Text("The bot again"))
-    assert (owned.value.code, owned.value.subcode) == (10, 2018300)
+    v = owned.value.violation
+    assert (v.rule_id, v.native_code, v.native_subcode) == (
+        "messenger.thread.not_owner",
+        10,
+        2018300,
+    )
     # ...the Inbox passes it back, and the bot hears of it.
     app.handover("pass")
     (passed,) = app.of(ThreadControlChanged)

@@ -60,6 +60,7 @@ __all__ = [
     "consume",
     "is_feedback_template",
     "latest",
+    "not_thread_owner",
     "profile",
     "rate_kind",
     "starts_conversation",
@@ -148,6 +149,10 @@ class MessengerPolicy(PolicyProfile):
     private_reply_seconds: float = 7 * _DAY
     private_reply_used_code: int = 10900
     private_reply_expired_code: int = 10903
+    # §8.1: sending into a thread another app owns is refused; code UNVERIFIED (10 / 2018300,
+    # "The action is invalid since it's not the thread owner.", as integrators report it).
+    thread_owner_code: int = 10
+    thread_owner_subcode: int | None = 2018300
     # §3.2 content limits.
     text_max: int = 2000
     quick_replies_max: int = 13
@@ -640,6 +645,25 @@ def _private_reply_violations(state: SendState, p: MessengerPolicy) -> list[Viol
             )
         ]
     return []
+
+
+def not_thread_owner(policy: MessengerPolicy) -> Violation:
+    """``messenger.thread.not_owner``: another app owns the thread (§8.1).
+
+    Messenger refuses every send from an app that does not own the thread, sender actions
+    included; the app takes it back with ``take_thread_control`` (it is the primary receiver)
+    or asks for it with ``request_thread_control``.
+    """
+    code = policy.thread_owner_code
+    return _violation(
+        "messenger.thread.not_owner",
+        f"(#{code}) The action is invalid since it's not the thread owner: another app (the "
+        "Page Inbox, a secondary receiver) owns this conversation; take_thread_control to "
+        "answer again",
+        code,
+        policy.thread_owner_subcode,
+        title="Not the thread owner",
+    )
 
 
 def check_send(

@@ -44,6 +44,8 @@ class MessengerWebhooks(HubWebhooks):
         super().__init__(channels, config)
         # The badge's log is kept only for the Pages that want it (``badge_log``).
         self._policies = {c.page_id: c.policy for c in channels if c.badge_log}
+        # Who owns a thread is kept for the Pages whose app id is known (``app_id``).
+        self._apps = {c.page_id: c.app_id for c in channels if c.app_id is not None}
 
     def read(self, url: str, headers: Headers, body: bytes) -> list[Event]:
         """Verify ``X-Hub-Signature-256`` over the raw bytes (§1.2), then parse every event."""
@@ -58,8 +60,9 @@ class MessengerWebhooks(HubWebhooks):
         return flows.dedup_key(event)
 
     def state_ops(self, event: Event) -> list[Op]:
-        """Windows moved by the customer's messages and taps; comments for private replies."""
-        return flows.state_ops(event)
+        """Windows moved by the customer's messages and taps; comments for private replies;
+        the thread's owner from hand-overs."""
+        return flows.state_ops(event, self._apps)
 
     def apply_rest(self, event: Event) -> Flow[None]:
         """The badge's conversation log, from customer messages and echoes."""

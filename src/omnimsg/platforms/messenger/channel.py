@@ -58,7 +58,11 @@ class Messenger:
         app_secret: the Meta app secret: verifies ``X-Hub-Signature-256`` on webhooks and
             signs every call with ``appsecret_proof``.
         verify_token: your token for the webhook GET handshake.
-        app_id: your app's id, to tell your own echoes from others' (optional).
+        app_id: your app's id, to tell your own echoes from others' and to know who owns a
+            thread (optional). With it, the pre-flight refuses sends into a thread another
+            app owns (``messenger.thread.not_owner``, 10 / 2018300), as this client last saw
+            it (its own pass or take, the hand-over webhooks); without it that rule is
+            skipped and the platform's own refusal comes back (``PermissionDenied``).
         base_url: ``https://graph.facebook.com``, or the simulator's URL.
         api_version: the Graph API version in paths, e.g. ``"v25.0"``.
         policy: the rule profile to enforce before sending (default: the latest;

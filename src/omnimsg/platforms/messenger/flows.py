@@ -7,6 +7,11 @@ State kept in the Store, all under ``omnimsg:fb:``:
 * ``cm:{page}:{comment}``: when a comment was made (from feed webhooks), and
   ``pr:{page}:{comment}``: its one private reply (§3.4), reserved before sending;
 * ``rate:{page}:{text|media}``: the Page's Send API buckets (§6);
+* ``own:{page}:{psid}`` and ``lost:{page}:{psid}``: when this app last gained the thread and
+  when another app last did (§8.1), each its newest time, from this app's own successful
+  ``pass_thread_control``/``take_thread_control`` and the ``messaging_handovers`` webhooks;
+  ``ownlast:{page}:{psid}`` says which came last when both times are equal
+  (:func:`owned_elsewhere`);
 * ``badge:...``: the conversation log of the "Very responsive" badge (§7): per customer the
   open conversation, per day a counter and one record per conversation (its start and the
   Page's first reply), written once per new event (``apply_rest``) and by omnimsg's own sends.
@@ -22,6 +27,7 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from ..._core.effects import (
+    NOW,
     Flow,
     Request,
     Response,
@@ -44,6 +50,7 @@ from ...models.events import (
     MessageReceived,
     Postback,
     ReferralReceived,
+    ThreadControlChanged,
 )
 from ...models.options import SendOptions
 from ...models.refs import Address
@@ -76,6 +83,10 @@ _LAST_INBOUND_TTL = 30 * _DAY
 # as a customer's last message (the contract test found 8 days too short).
 _COMMENT_TTL = _LAST_INBOUND_TTL
 _RATE_TTL = 60.0
+# How long who owns a thread is remembered: a thread stays with the Page Inbox until someone
+# passes it back, so as long as a LINE follow (a key must expire; forgetting only lets a send
+# through to the platform, which refuses it, 10 / 2018300).
+_OWNER_TTL = 400 * _DAY
 _READ_CHUNK = 500  # badge records read per store round trip
 
 PROFILE_FIELDS = (
@@ -152,6 +163,63 @@ def _badge_record_key(page: str, day: int, n: int) -> str:
     return f"omnimsg:fb:badge:{page}:d:{day}:{n}"
 
 
+def owned_key(page: str, user: str) -> str:
+    """Store key of when this app last gained the thread (a ``SetMax``, §8.1)."""
+    return f"omnimsg:fb:own:{page}:{user}"
+
+
+def lost_key(page: str, user: str) -> str:
+    """Store key of when another app last gained the thread (a ``SetMax``, §8.1)."""
+    return f"omnimsg:fb:lost:{page}:{user}"
+
+
+def _owner_last_key(page: str, user: str) -> str:
+    return f"omnimsg:fb:ownlast:{page}:{user}"
+
+
+def owner_ops(page: str, user: str, ours: bool, t: float) -> list[Op]:
+    """The thread went to this app (``ours``) or to another one at ``t`` (unix seconds).
+
+    Each side keeps its newest time (``SetMax``), so a late or redelivered webhook never
+    undoes a newer change; the last word (``ownlast``) settles a tie of the two times (a
+    pass and a pass back in the same millisecond, a frozen test clock).
+    """
+    side = "own" if ours else "lost"
+    return [
+        new_set_max(
+            key=owned_key(page, user) if ours else lost_key(page, user),
+            value=t,
+            ttl=_OWNER_TTL,
+            ceiling=wire.MAX_TIMESTAMP,
+        ),
+        new_set(key=_owner_last_key(page, user), value=f"{side} {t!r}".encode(), ttl=_OWNER_TTL),
+    ]
+
+
+def owned_elsewhere(own: bytes | None, lost: bytes | None, last: bytes | None) -> bool:
+    """Whether another app owns the thread, from the three stored values of :func:`owner_ops`.
+
+    Never seen handed over, or last gained by this app: ``False`` (an idle thread is anyone's).
+    """
+    gained, gone = _time(own), _time(lost)
+    if gone is None:
+        return False
+    if gained is None or gone > gained:
+        return True
+    if gained > gone:
+        return False
+    side, _, at = (last or b"").decode("ascii", "replace").partition(" ")
+    try:
+        return side == "lost" and float(at) == gone
+    except ValueError:
+        return False
+
+
+def _ms(t: float) -> float:
+    """``t`` at the platform's precision (webhook times are milliseconds)."""
+    return math.floor(t * 1000) / 1000
+
+
 def _time(raw: bytes | None) -> float | None:
     """A stored time, or ``None`` when absent or not an in-range time (counts as never)."""
     return stored_time(raw, wire.timestamp_in_range)
@@ -184,8 +252,13 @@ def send_state(
     options: SendOptions,
     *,
     comment_id: str | None = None,
+    owner: list[bool] | None = None,
 ) -> Flow[rules.SendState]:
-    """Everything the rules need, read from the store in one round trip."""
+    """Everything the rules need, read from the store in one round trip.
+
+    With ``owner`` (a list), whether another app owns the thread is read too and appended
+    to it (only for a channel with its ``app_id``).
+    """
     page = ch.page_id
     kind = rules.rate_kind(content)
     ops: list[Op] = [Get(_rate_key(page, kind))]
@@ -193,7 +266,16 @@ def send_state(
         ops.append(Get(last_inbound_key(page, user)))
     else:
         ops += [Get(_comment_key(page, comment_id)), Get(_replied_key(page, comment_id))]
+    thread = owner is not None and ch.app_id is not None
+    if thread:
+        ops += [
+            Get(owned_key(page, user)),
+            Get(lost_key(page, user)),
+            Get(_owner_last_key(page, user)),
+        ]
     found = yield StoreBatch(tuple(ops))
+    if owner is not None and thread:
+        owner.append(owned_elsewhere(*found[-3:]))
     bucket = _bucket(found[0])
     last = created = None
     replied = False
@@ -219,8 +301,22 @@ def check(
     ch: Messenger, user: str, content: Content, now: float, options: SendOptions
 ) -> Flow[tuple[Violation, ...]]:
     """Every rule this message would break now."""
-    state = yield from send_state(ch, user, content, now, options)
-    return rules.check_send(content, state, ch.policy)
+    _, violations = yield from _preflight(ch, user, content, now, options)
+    return violations
+
+
+def _preflight(
+    ch: Messenger, user: str, content: Content, now: float, options: SendOptions
+) -> Flow[tuple[rules.SendState, tuple[Violation, ...]]]:
+    """The state and the violations of a send: the thread's owner first (§8.1), then the
+    shared rules. Messenger refuses every send into a thread another app owns, so nothing
+    is exempt (the simulator refuses sender actions there too; they have no pre-flight)."""
+    owner: list[bool] = []
+    state = yield from send_state(ch, user, content, now, options, owner=owner)
+    violations = rules.check_send(content, state, ch.policy)
+    if owner and owner[0]:
+        violations = (rules.not_thread_owner(ch.policy), *violations)
+    return state, violations
 
 
 def _record_send(
@@ -282,9 +378,9 @@ def send(
     user = to.user
     # Without pre-flight no rule is checked and no state is read or kept: the send costs
     # what a raw client's does (DESIGN §5). Echoes still record the reply for the badge.
-    state = (yield from send_state(ch, user, content, now, options)) if preflight else None
-    if state is not None:
-        violations = rules.check_send(content, state, ch.policy)
+    state = None
+    if preflight:
+        state, violations = yield from _preflight(ch, user, content, now, options)
         if violations:
             raise PolicyViolation(violations)
     body = wire.encode_send(
@@ -641,7 +737,11 @@ def thread_control(
     metadata: str | None,
     retry: RetryPolicy,
 ) -> Flow[bool]:
-    """``POST /{page-id}/{pass,take,request}_thread_control``."""
+    """``POST /{page-id}/{pass,take,request}_thread_control``.
+
+    A successful pass or take is remembered (:func:`owner_ops`, at the clock's now): after a
+    pass to another app, the pre-flight refuses sends into the thread until it comes back.
+    """
     body: JSONObject = {"recipient": {"id": user}}
     if action == "pass":
         if not target_app_id:
@@ -657,9 +757,13 @@ def thread_control(
         operation=f"messenger.{action}_thread_control",
     )
     d = yield from _call(request, retry)
-    if "success" in d:
-        return d.get("success") is True
-    return isinstance(d.get("data"), list)  # the newer conversation-control answer
+    # {"success": true}, or the newer conversation-control answer {"data": [...]}
+    done = d.get("success") is True if "success" in d else isinstance(d.get("data"), list)
+    if done and action != "request" and ch.app_id is not None:
+        now: float = yield NOW
+        ours = action == "take" or target_app_id == ch.app_id
+        yield StoreBatch(tuple(owner_ops(ch.page_id, user, ours, _ms(now))))
+    return done
 
 
 def thread_owner(ch: Messenger, user: str, *, retry: RetryPolicy) -> Flow[str | None]:
@@ -832,13 +936,15 @@ _CONVERSES = (MessageReceived, Postback)
 _LOGGED = (MessageReceived, Postback, MessageEcho)  # what the badge's log reads
 
 
-def state_ops(event: Event) -> list[Op]:
+def state_ops(event: Event, apps: Mapping[str, str] | None = None) -> list[Op]:
     """The state an event implies, as idempotent store operations (one batch per body).
 
     A customer's message, tap or referral moves the window (newest time kept, so a
     re-delivery or an out-of-order webhook never moves it back); standby events too, as
     the window is the Page's, whichever app answers. A new comment is remembered for its
-    private reply (§3.4). Echoes move nothing (Pitfalls 4).
+    private reply (§3.4). Echoes move nothing (Pitfalls 4). A hand-over (a pass or a take)
+    says who owns the thread now (§8.1; newest time kept, :func:`owner_ops`), for the Pages
+    whose app id is in ``apps`` (Page id -> this app's id).
     """
     if isinstance(event, _MOVES_WINDOW):
         return [
@@ -858,6 +964,16 @@ def state_ops(event: Event) -> list[Op]:
                 ceiling=wire.MAX_TIMESTAMP,
             )
         ]
+    if isinstance(event, ThreadControlChanged) and apps:
+        app = apps.get(event.account)
+        if (
+            app is None
+            or event.user is None
+            or event.action not in ("pass", "take")
+            or event.new_owner is None
+        ):
+            return []
+        return owner_ops(event.account, event.user, event.new_owner == app, event.timestamp)
     return []
 
 
