@@ -37,6 +37,8 @@ from ._core import PolicyProfile, Violation
 __all__ = [
     "DAILY_QUOTAS",
     "ERRMSG",
+    "MENU_KEY_TYPES",
+    "MSGTYPES",
     "PROFILES",
     "QUOTA_DAY_OFFSET",
     "SEND_QUOTAS",
@@ -513,19 +515,36 @@ def check_qr(scene: int | str, expire_seconds: int | None, policy: WeChatPolicy)
     return found
 
 
+MSGTYPES: tuple[str, ...] = (
+    "text",
+    "image",
+    "voice",
+    "video",
+    "music",
+    "news",
+    "mpnews",
+    "mpnewsarticle",
+    "msgmenu",
+    "wxcard",
+    "miniprogrampage",
+)
+"""The customer-service ``msgtype`` values (§5.2): the SDK checks a ``Raw`` body's, the
+simulator the ones it serves."""
+
+
 # --- the custom menu (§10.3) -------------------------------------------------------------------
 
-_KEYED = frozenset(
-    {
-        "click",
-        "scancode_push",
-        "scancode_waitmsg",
-        "pic_sysphoto",
-        "pic_photo_or_album",
-        "pic_weixin",
-        "location_select",
-    }
+MENU_KEY_TYPES: tuple[str, ...] = (
+    "click",
+    "scancode_push",
+    "scancode_waitmsg",
+    "pic_sysphoto",
+    "pic_photo_or_album",
+    "pic_weixin",
+    "location_select",
 )
+"""The menu button types that carry a ``key`` and come back as events naming it (§10.3)."""
+_KEYED = frozenset(MENU_KEY_TYPES)
 # §10.3's button types (the simulator's too; the newer article_id types are not in the spec).
 _MENU_TYPES = frozenset({*_KEYED, "view", "media_id", "view_limited", "miniprogram"})
 

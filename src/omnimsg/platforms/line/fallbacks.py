@@ -130,8 +130,8 @@ CAPABILITIES: Mapping[str, Capability] = MappingProxyType(
     {
         # Native LINE message objects (§3): text, image, video, audio, location, sticker,
         # quick replies, a buttons template, a carousel; Raw is any LINE message object.
-        # (Video and Audio need a preview / a duration the unified values lack: see
-        # messages.py; Sticker is "packageId:stickerId".)
+        # (Video needs its preview_url and Audio its duration_ms, else they are refused
+        # before sending: see messages.py; Sticker is "packageId:stickerId".)
         **dict.fromkeys(
             [
                 "Text",

@@ -37,21 +37,7 @@ __all__ = [
     "music",
 ]
 
-_MSGTYPES = frozenset(
-    {
-        "text",
-        "image",
-        "voice",
-        "video",
-        "music",
-        "news",
-        "mpnews",
-        "mpnewsarticle",
-        "msgmenu",
-        "wxcard",
-        "miniprogrampage",
-    }
-)
+_MSGTYPES = frozenset(rules.MSGTYPES)
 
 
 def _v(rule_id: str, message: str, code: int | None = None) -> Violation:

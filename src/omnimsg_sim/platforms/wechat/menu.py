@@ -32,6 +32,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from omnimsg.rules.wechat import MENU_KEY_TYPES
+
 from ...effects import SimFlow, SimRequest, SimResponse
 from .errors import WeChatRefusal, ok
 from .tokens import Quota, answer, json_object, post_only, reply
@@ -57,15 +59,7 @@ TOP_NAME_MAX = 16  # [doc] bytes
 SUB_NAME_MAX = 60  # [community] current doc; spec §10.3 (older text): 40
 KEY_MAX = 128  # [doc] bytes
 URL_MAX = 1024  # [community] current doc; older docs: 256
-KEY_TYPES = (
-    "click",
-    "scancode_push",
-    "scancode_waitmsg",
-    "pic_sysphoto",
-    "pic_photo_or_album",
-    "pic_weixin",
-    "location_select",
-)
+KEY_TYPES = MENU_KEY_TYPES
 """The types that carry a ``key`` (and come back as events naming it)."""
 TYPES = (*KEY_TYPES, "view", "media_id", "view_limited", "miniprogram")
 CREATE_PER_DAY, GET_PER_DAY, DELETE_PER_DAY = 1000, 10_000, 1000  # [doc §9]

@@ -14,6 +14,7 @@ from typing import Any
 
 from omnimsg.exceptions import WebhookParseError
 from omnimsg.platforms.wechat import xml as wechat_xml
+from omnimsg.rules.wechat import MSGTYPES
 
 from .errors import WeChatRefusal
 from .state import Account, Media
@@ -27,20 +28,6 @@ __all__ = [
     "parse_xml",
 ]
 
-MSGTYPES = (
-    "text",
-    "image",
-    "voice",
-    "video",
-    "music",
-    "news",
-    "mpnews",
-    "mpnewsarticle",
-    "msgmenu",
-    "wxcard",
-    "miniprogrampage",
-)
-"""The customer-service ``msgtype`` values (§5.2)."""
 
 MAX_REPLY_BYTES = 1 << 20
 """The largest passive reply read (the driver keeps 64 KB of an answer anyway)."""
